@@ -77,10 +77,10 @@ def stage_decode_pdq(ctx) -> None:
         pdqhash.compute(decode(data))
 
 
-def digest_stage(algorithm: str):
+def digest_stage(constructor):
     def run(ctx) -> None:
         for data in ctx["bytes"]:
-            hashlib.new(algorithm, data).digest()
+            constructor(data).digest()
     return run
 
 
@@ -98,9 +98,9 @@ STAGE_FUNCS = {
     "decode": stage_decode,
     "pdq": stage_pdq,
     "decode_pdq": stage_decode_pdq,
-    "md5": digest_stage("md5"),
-    "sha1": digest_stage("sha1"),
-    "sha256": digest_stage("sha256"),
+    "md5": digest_stage(hashlib.md5),
+    "sha1": digest_stage(hashlib.sha1),
+    "sha256": digest_stage(hashlib.sha256),
     "end_to_end": stage_end_to_end,
 }
 
