@@ -36,6 +36,7 @@ fn dct_matrix() -> &'static [[f32; 64]; 16] {
 /// Integer arithmetic as in the C++: each term is `(int)(((u - v) * 100) / 255)` in `f32`,
 /// truncated towards zero, then its absolute value is added; the sum is divided by 90 (integer
 /// division) and capped at 100. Float-only ports get this wrong for low-quality images.
+#[allow(clippy::needless_range_loop)] // index form mirrors the reference's loops
 pub(crate) fn quality(b: &Block64) -> u8 {
     let mut sum: i32 = 0;
     for i in 0..63 {
@@ -54,6 +55,7 @@ pub(crate) fn quality(b: &Block64) -> u8 {
 }
 
 /// `B = D · A · Dᵀ`, keeping Meta's summation order (k ascending, one `f32` accumulator).
+#[allow(clippy::needless_range_loop)] // index form mirrors the reference's loops
 pub(crate) fn dct64_to_16(a: &Block64) -> Block16 {
     let d = dct_matrix();
     let mut t = [[0f32; 64]; 16];
@@ -110,6 +112,7 @@ pub(crate) fn to_bits(b: &Block16) -> Hash256 {
 ///
 /// Each is a transpose and/or sign change of the coefficients (see `pdqhashing.cpp`): rotating or
 /// flipping the image negates the odd-frequency coefficients along the flipped axis.
+#[allow(clippy::needless_range_loop)] // index form mirrors the reference's loops
 pub(crate) fn dihedral_blocks(a: &Block16) -> [Block16; 8] {
     let mut out = [[[0f32; 16]; 16]; 8];
     for i in 0..16 {
@@ -143,7 +146,8 @@ pub(crate) fn sample_positions(n: usize) -> [usize; 64] {
 
 /// Meta's `computeJaroszFilterWindowSize(old, 64)`: half a 64th of the side, rounded up.
 pub(crate) fn window_size(n: usize) -> usize {
-    (n + 2 * 64 - 1) / (2 * 64)
+    // Meta: (old + 2 * 64 - 1) / (2 * 64) in integers, which is a ceiling division.
+    n.div_ceil(2 * 64)
 }
 
 #[cfg(test)]
