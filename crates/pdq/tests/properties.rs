@@ -19,6 +19,9 @@ fn buffer(w: usize, h: usize, channels: usize, pad: usize, seed: u64) -> Vec<u8>
     out
 }
 
+/// (dihedral index, output width, output height, source pixel of output pixel (x, y)).
+type Transform<'a> = (usize, usize, usize, Box<dyn Fn(usize, usize) -> u8 + 'a>);
+
 fn layout(c: usize) -> Layout {
     match c {
         1 => Layout::Grey,
@@ -85,7 +88,7 @@ proptest! {
         }
         let at = |x: usize, y: usize| data[y * w + x];
         // (transform index, output width, output height, source pixel of output (x, y))
-        let cases: [(usize, usize, usize, Box<dyn Fn(usize, usize) -> u8>); 7] = [
+        let cases: [Transform<'_>; 7] = [
             (1, h, w, Box::new(|x, y| at(w - 1 - y, x))),         // rot90 counter-clockwise
             (2, w, h, Box::new(|x, y| at(w - 1 - x, h - 1 - y))), // rot180
             (3, h, w, Box::new(|x, y| at(y, h - 1 - x))),         // rot270
