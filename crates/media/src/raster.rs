@@ -1,0 +1,219 @@
+//! PNG, GIF, WebP, BMP and TIFF through the `image` crate, then Pillow's `convert('RGB')` rules.
+
+use std::io::Cursor;
+
+use image::codecs::bmp::BmpDecoder;
+use image::codecs::gif::GifDecoder;
+use image::codecs::png::PngDecoder;
+use image::codecs::tiff::TiffDecoder;
+use image::codecs::webp::WebPDecoder;
+use image::error::{ImageError, LimitErrorKind};
+use image::{ColorType, ImageDecoder};
+
+use crate::{Error, Format, Limits, RgbImage, alloc_zeroed};
+
+/// The `image` crate's limits for one decode: our size caps, plus an allocation budget large
+/// enough for the biggest admitted image at 8 bytes per pixel (16-bit RGBA) and its
+/// intermediate buffers, so that it bounds hostile files without refusing admitted ones.
+fn image_limits(limits: &Limits) -> image::Limits {
+    let mut l = image::Limits::default();
+    l.max_image_width = Some(limits.max_width);
+    l.max_image_height = Some(limits.max_height);
+    l.max_alloc = Some(
+        limits
+            .max_pixels
+            .saturating_mul(8)
+            .saturating_add(64 * 1024 * 1024),
+    );
+    l
+}
+
+/// Maps an `image` error, telling truncation and limits from other faults.
+fn map_err(format: Format, e: ImageError) -> Error {
+    match e {
+        ImageError::Limits(l) => match l.kind() {
+            LimitErrorKind::DimensionError => Error::MemoryLimit {
+                format,
+                detail: "the decoder's dimension limit was exceeded".into(),
+            },
+            _ => Error::MemoryLimit {
+                format,
+                detail: l.to_string().to_lowercase(),
+            },
+        },
+        ImageError::Unsupported(u) => Error::Unsupported {
+            format,
+            detail: u.to_string().to_lowercase(),
+        },
+        ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Error::Truncated {
+                format,
+                detail: io.to_string().to_lowercase(),
+            }
+        }
+        other => {
+            let detail = describe(&other);
+            if looks_truncated(&detail) {
+                Error::Truncated { format, detail }
+            } else {
+                Error::Malformed { format, detail }
+            }
+        }
+    }
+}
+
+/// The error and its sources, lower case, joined by ": ".
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !out.contains(&t) {
+            out.push_str(": ");
+            out.push_str(&t);
+        }
+        src = s.source();
+    }
+    out.to_lowercase()
+}
+
+/// Decoders that wrap their I/O errors in a decoding error still say so in words.
+fn looks_truncated(detail: &str) -> bool {
+    [
+        "unexpected eof",
+        "unexpected end",
+        "end of file",
+        "failed to fill whole buffer",
+    ]
+    .iter()
+    .any(|p| detail.contains(p))
+}
+
+/// The PNG colour type and bit depth from IHDR (fixed offsets 24 and 25).
+fn png_ihdr(bytes: &[u8]) -> Option<(u8, u8)> {
+    if bytes.get(12..16)? != b"IHDR" {
+        return None;
+    }
+    Some((*bytes.get(24)?, *bytes.get(25)?))
+}
+
+/// How to turn 16-bit grey into 8 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grey16 {
+    /// Pillow's `I;16` → `RGB`: `min(v, 255)`.
+    Clamp,
+    /// Pillow's `LA;16B` unpacker: the high byte.
+    HighByte,
+}
+
+/// Opens the format's decoder with limits applied, as a trait object.
+fn open<'a>(
+    format: Format,
+    bytes: &'a [u8],
+    limits: &Limits,
+) -> Result<Box<dyn ImageDecoder + 'a>, Error> {
+    let il = image_limits(limits);
+    let r = Cursor::new(bytes);
+    let mut dec: Box<dyn ImageDecoder + 'a> = match format {
+        Format::Png => {
+            Box::new(PngDecoder::with_limits(r, il.clone()).map_err(|e| map_err(format, e))?)
+        }
+        Format::Gif => Box::new(GifDecoder::new(r).map_err(|e| map_err(format, e))?),
+        Format::WebP => Box::new(WebPDecoder::new(r).map_err(|e| map_err(format, e))?),
+        Format::Bmp => Box::new(BmpDecoder::new(r).map_err(|e| map_err(format, e))?),
+        Format::Tiff => Box::new(TiffDecoder::new(r).map_err(|e| map_err(format, e))?),
+        Format::Jpeg => unreachable!("jpeg is decoded by libjpeg-turbo"),
+    };
+    let (w, h) = dec.dimensions();
+    limits.check(format, u64::from(w), u64::from(h))?;
+    dec.set_limits(il).map_err(|e| map_err(format, e))?;
+    Ok(dec)
+}
+
+pub(crate) fn probe(format: Format, bytes: &[u8], limits: &Limits) -> Result<(u32, u32), Error> {
+    Ok(open(format, bytes, limits)?.dimensions())
+}
+
+pub(crate) fn decode(format: Format, bytes: &[u8], limits: &Limits) -> Result<RgbImage, Error> {
+    let dec = open(format, bytes, limits)?;
+    let (w, h) = dec.dimensions();
+    let color = dec.color_type();
+    let mut buf = alloc_zeroed(format, dec.total_bytes())?;
+    dec.read_image(&mut buf).map_err(|e| map_err(format, e))?;
+
+    let grey16 = match (format, png_ihdr(bytes)) {
+        // Colour type 4 (grey + alpha) at 16 bits: Pillow unpacks the high byte. Colour type 0
+        // with a tRNS chunk also comes out of the decoder as grey + alpha, but Pillow sees I;16.
+        (Format::Png, Some((16, 4))) => Grey16::HighByte,
+        _ => Grey16::Clamp,
+    };
+    let data = to_rgb(format, color, buf, grey16)?;
+    Ok(RgbImage {
+        width: w as usize,
+        height: h as usize,
+        data,
+        format,
+    })
+}
+
+/// Pillow's `convert('RGB')` from the decoder's sample layout.
+fn to_rgb(
+    format: Format,
+    color: ColorType,
+    mut buf: Vec<u8>,
+    grey16: Grey16,
+) -> Result<Vec<u8>, Error> {
+    let u16_at = |b: &[u8], i: usize| u16::from_ne_bytes([b[2 * i], b[2 * i + 1]]);
+    let g16 = |v: u16| match grey16 {
+        Grey16::Clamp => v.min(255) as u8,
+        Grey16::HighByte => (v >> 8) as u8,
+    };
+    let hi = |v: u16| (v >> 8) as u8;
+    let bpp = usize::from(color.bytes_per_pixel());
+    let n = buf.len() / bpp.max(1);
+    let out = match color {
+        ColorType::Rgb8 => return Ok(buf),
+        ColorType::Rgba8 => {
+            for i in 0..n {
+                buf.copy_within(4 * i..4 * i + 3, 3 * i);
+            }
+            buf.truncate(3 * n);
+            buf.shrink_to_fit();
+            return Ok(buf);
+        }
+        ColorType::L8 => map_pixels(format, n, |i| [buf[i]; 3])?,
+        ColorType::La8 => map_pixels(format, n, |i| [buf[2 * i]; 3])?,
+        ColorType::L16 => map_pixels(format, n, |i| [g16(u16_at(&buf, i)); 3])?,
+        ColorType::La16 => map_pixels(format, n, |i| [g16(u16_at(&buf, 2 * i)); 3])?,
+        ColorType::Rgb16 => map_pixels(format, n, |i| {
+            [
+                hi(u16_at(&buf, 3 * i)),
+                hi(u16_at(&buf, 3 * i + 1)),
+                hi(u16_at(&buf, 3 * i + 2)),
+            ]
+        })?,
+        ColorType::Rgba16 => map_pixels(format, n, |i| {
+            [
+                hi(u16_at(&buf, 4 * i)),
+                hi(u16_at(&buf, 4 * i + 1)),
+                hi(u16_at(&buf, 4 * i + 2)),
+            ]
+        })?,
+        other => {
+            return Err(Error::Unsupported {
+                format,
+                detail: format!("{other:?} samples").to_lowercase(),
+            });
+        }
+    };
+    Ok(out)
+}
+
+/// Builds `n` RGB pixels from a per-pixel function into one exact allocation.
+fn map_pixels(format: Format, n: usize, f: impl Fn(usize) -> [u8; 3]) -> Result<Vec<u8>, Error> {
+    let mut out = alloc_zeroed(format, n as u64 * 3)?;
+    for (i, px) in out.chunks_exact_mut(3).enumerate() {
+        px.copy_from_slice(&f(i));
+    }
+    Ok(out)
+}
