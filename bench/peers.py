@@ -4,8 +4,9 @@
     peers.py [--repeat R] [--json] PATH...
 
 PATH: image files, or directories searched recursively for image files (by
-extension). All files are read into memory first and decoded once (untimed),
-then each stage is timed as one pass over all files, R times:
+extension). All files are read into memory first and decoded once (untimed);
+after one untimed warm-up pass of every stage, each stage is timed as one pass
+over all files, R times, the stages taking turns pass by pass:
 
   decode      Image.open(BytesIO(b)).convert("RGB") then np.asarray
   pdq         pdqhash.compute(arr) on the already decoded arrays (Meta's C++)
@@ -133,9 +134,8 @@ def main() -> None:
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
 
-    # Load everything, and decode once: this both warms up the decoder and
-    # gives the pdq stage its input. Files Pillow cannot decode are left out
-    # of every stage.
+    # Load everything, and decode once to give the pdq stage its input. Files
+    # Pillow cannot decode are left out of every stage.
     paths, blobs, arrays = [], [], []
     for path in collect(args.paths):
         data = path.read_bytes()
@@ -151,8 +151,9 @@ def main() -> None:
         sys.exit("peers.py: no decodable image files")
     ctx = {"paths": paths, "bytes": blobs, "arrays": arrays}
 
-    for arr in arrays:  # warm up PDQ too
-        pdqhash.compute(arr)
+    # One untimed warm-up pass of every stage, as `schoon bench` does.
+    for stage in STAGES:
+        STAGE_FUNCS[stage](ctx)
 
     samples: dict[str, list[float]] = {stage: [] for stage in STAGES}
     for _ in range(args.repeat):
