@@ -83,6 +83,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod gif;
 mod jpeg;
 mod raster;
 

@@ -3,7 +3,6 @@
 use std::io::Cursor;
 
 use image::codecs::bmp::BmpDecoder;
-use image::codecs::gif::GifDecoder;
 use image::codecs::png::PngDecoder;
 use image::codecs::tiff::TiffDecoder;
 use image::codecs::webp::WebPDecoder;
@@ -97,6 +96,62 @@ fn png_ihdr(bytes: &[u8]) -> Option<(u8, u8)> {
     Some((*bytes.get(24)?, *bytes.get(25)?))
 }
 
+/// For a 16-bit BMP, the width of its green field (5 or 6); `None` for other depths.
+///
+/// Pillow reads only the two classic layouts, 5-5-5 (`BI_RGB`, or bit fields `7C00 03E0 001F`)
+/// and 5-6-5 (bit fields `F800 07E0 001F`), and refuses other masks; so do we.
+fn bmp16_green_bits(bytes: &[u8]) -> Result<Option<u32>, Error> {
+    let u16_at = |o: usize| {
+        bytes
+            .get(o..o + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+    };
+    let u32_at = |o: usize| {
+        bytes
+            .get(o..o + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    // BITMAPCOREHEADER (12 bytes) has no 16-bit mode; the others keep bpp at 28.
+    if u32_at(14).is_none_or(|size| size < 40) || u16_at(28) != Some(16) {
+        return Ok(None);
+    }
+    match u32_at(30) {
+        Some(0) => Ok(Some(5)),
+        // BI_BITFIELDS, BI_ALPHABITFIELDS: the masks follow the 40-byte header.
+        Some(3 | 6) => match (u32_at(54), u32_at(58), u32_at(62)) {
+            (Some(0xF800), Some(0x07E0), Some(0x001F)) => Ok(Some(6)),
+            (Some(0x7C00), Some(0x03E0), Some(0x001F)) => Ok(Some(5)),
+            (Some(r), Some(g), Some(b)) => Err(Error::Unsupported {
+                format: Format::Bmp,
+                detail: format!(
+                    "16-bit bit fields {r:#06x} {g:#06x} {b:#06x} (pillow reads only 5-5-5 and 5-6-5)"
+                ),
+            }),
+            _ => Ok(None), // truncated: the decoder will say so
+        },
+        _ => Ok(None),
+    }
+}
+
+/// Pillow widens an `n`-bit field `v` to `v * 255 / (2^n - 1)`, truncating (`BGR;15`/`BGR;16`
+/// unpackers); `image` rounds. Recover `v` from `image`'s value (the widening is injective, so
+/// the nearest `v` is exact) and widen it Pillow's way.
+fn rescale_bmp16(data: &mut [u8], green_bits: u32) {
+    let table = |bits: u32| -> [u8; 256] {
+        let max = (1u32 << bits) - 1;
+        std::array::from_fn(|o| {
+            let v = (o as u32 * max + 127) / 255;
+            (v * 255 / max) as u8
+        })
+    };
+    let (five, green) = (table(5), table(green_bits));
+    for px in data.chunks_exact_mut(3) {
+        px[0] = five[usize::from(px[0])];
+        px[1] = green[usize::from(px[1])];
+        px[2] = five[usize::from(px[2])];
+    }
+}
+
 /// How to turn 16-bit grey into 8 bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Grey16 {
@@ -118,11 +173,10 @@ fn open<'a>(
         Format::Png => {
             Box::new(PngDecoder::with_limits(r, il.clone()).map_err(|e| map_err(format, e))?)
         }
-        Format::Gif => Box::new(GifDecoder::new(r).map_err(|e| map_err(format, e))?),
         Format::WebP => Box::new(WebPDecoder::new(r).map_err(|e| map_err(format, e))?),
         Format::Bmp => Box::new(BmpDecoder::new(r).map_err(|e| map_err(format, e))?),
         Format::Tiff => Box::new(TiffDecoder::new(r).map_err(|e| map_err(format, e))?),
-        Format::Jpeg => unreachable!("jpeg is decoded by libjpeg-turbo"),
+        Format::Jpeg | Format::Gif => unreachable!("decoded by the jpeg and gif modules"),
     };
     let (w, h) = dec.dimensions();
     limits.check(format, u64::from(w), u64::from(h))?;
@@ -131,10 +185,20 @@ fn open<'a>(
 }
 
 pub(crate) fn probe(format: Format, bytes: &[u8], limits: &Limits) -> Result<(u32, u32), Error> {
+    if format == Format::Gif {
+        return crate::gif::probe(bytes, limits);
+    }
     Ok(open(format, bytes, limits)?.dimensions())
 }
 
 pub(crate) fn decode(format: Format, bytes: &[u8], limits: &Limits) -> Result<RgbImage, Error> {
+    if format == Format::Gif {
+        return crate::gif::decode(bytes, limits);
+    }
+    let bmp16 = match format {
+        Format::Bmp => bmp16_green_bits(bytes)?,
+        _ => None,
+    };
     let dec = open(format, bytes, limits)?;
     let (w, h) = dec.dimensions();
     let color = dec.color_type();
@@ -147,7 +211,10 @@ pub(crate) fn decode(format: Format, bytes: &[u8], limits: &Limits) -> Result<Rg
         (Format::Png, Some((16, 4))) => Grey16::HighByte,
         _ => Grey16::Clamp,
     };
-    let data = to_rgb(format, color, buf, grey16)?;
+    let mut data = to_rgb(format, color, buf, grey16)?;
+    if let Some(green_bits) = bmp16 {
+        rescale_bmp16(&mut data, green_bits);
+    }
     Ok(RgbImage {
         width: w as usize,
         height: h as usize,
