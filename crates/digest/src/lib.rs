@@ -47,7 +47,7 @@ impl DigestKind {
     pub const ALL: [DigestKind; 3] = [DigestKind::Md5, DigestKind::Sha1, DigestKind::Sha256];
 
     /// Length in bytes.
-    pub const fn len(self) -> usize {
+    pub const fn byte_len(self) -> usize {
         match self {
             DigestKind::Md5 => 16,
             DigestKind::Sha1 => 20,
@@ -125,7 +125,7 @@ pub enum Error {
 /// assert!(parse_hex(DigestKind::Sha1, "900150983cd24fb0d6963f7d28e17f72").is_err());
 /// ```
 pub fn parse_hex(kind: DigestKind, s: &str) -> Result<Vec<u8>, Error> {
-    let expected = kind.len() * 2;
+    let expected = kind.byte_len() * 2;
     let found = s.chars().count();
     if found != expected || s.len() != expected {
         return Err(Error::Length {
@@ -134,7 +134,7 @@ pub fn parse_hex(kind: DigestKind, s: &str) -> Result<Vec<u8>, Error> {
             found,
         });
     }
-    let mut out = vec![0u8; kind.len()];
+    let mut out = vec![0u8; kind.byte_len()];
     for (position, c) in s.chars().enumerate() {
         let v = c.to_digit(16).ok_or(Error::Digit {
             kind,
@@ -258,6 +258,15 @@ pub fn digest(bytes: &[u8]) -> Digests {
     h.finish()
 }
 
+/// One digest alone (for benchmarks and callers that need a single kind).
+pub fn digest_one(kind: DigestKind, bytes: &[u8]) -> Vec<u8> {
+    match kind {
+        DigestKind::Md5 => md5::Md5::digest(bytes).to_vec(),
+        DigestKind::Sha1 => sha1::Sha1::digest(bytes).to_vec(),
+        DigestKind::Sha256 => sha2::Sha256::digest(bytes).to_vec(),
+    }
+}
+
 /// Reads `reader` to its end in 256 KiB chunks, digesting as it goes; returns the digests and
 /// the number of bytes read. Memory use stays constant, whatever the size.
 pub fn digest_reader<R: Read>(mut reader: R) -> io::Result<(Digests, u64)> {
@@ -334,6 +343,10 @@ mod tests {
             let (d, n) = digest_reader(&data[..]).unwrap();
             prop_assert_eq!(d, digest(&data));
             prop_assert_eq!(n, data.len() as u64);
+            let d = digest(&data);
+            prop_assert_eq!(digest_one(DigestKind::Md5, &data), d.md5.to_vec());
+            prop_assert_eq!(digest_one(DigestKind::Sha1, &data), d.sha1.to_vec());
+            prop_assert_eq!(digest_one(DigestKind::Sha256, &data), d.sha256.to_vec());
         }
 
         #[test]

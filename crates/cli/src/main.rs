@@ -1,0 +1,76 @@
+//! `schoon`: the one binary of Schoon. This file only parses arguments and maps results to exit
+//! codes; the work happens in the library crates (`pdq`, `media`, `digest`).
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod bench;
+mod filehash;
+mod hash;
+mod output;
+mod size;
+
+/// Schoon keeps the internet clean of known illegal images: it hashes files (exact digests and
+/// Meta's PDQ perceptual hash) so they can be checked against police and hotline hash lists.
+/// Schoon never needs or stores the images themselves: only hashes leave your machine.
+#[derive(Debug, Parser)]
+#[command(
+    name = "schoon",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+#[command(after_help = "Run `schoon help <command>` or `schoon <command> --help` for examples.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Hash files and directories: MD5, SHA-1, SHA-256 and PDQ, on all cores.
+    Hash(hash::HashArgs),
+    /// Time decoding, PDQ and the digests on one core, stage by stage.
+    Bench(bench::BenchArgs),
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Hash(args) => Ok(if hash::run(&args)? {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }),
+        Command::Bench(args) => bench::run(&args).map(|()| ExitCode::SUCCESS),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            // A closed pipe (`schoon hash dir | head`) is the reader's choice, not a failure.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("schoon: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
