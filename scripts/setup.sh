@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what building and testing Schoon needs on Debian, and nothing when it is all there.
+# Called by scripts/demo.sh and scripts/test.sh; safe to run again.
+#
+#   cmake, nasm   build the vendored libjpeg-turbo 3.x (the `turbojpeg` crate) that decodes JPEGs
+#                 exactly as Pillow and Meta's tooling do (Debian's libturbojpeg is 2.1, too old)
+#   pkg-config    used by -sys crates' build scripts
+#   python3-venv  the virtual environment of the peer benchmarks (bench/run.sh)
+set -euo pipefail
+
+need=()
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+command -v nasm >/dev/null 2>&1 || need+=(nasm)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+command -v cc >/dev/null 2>&1 || need+=(build-essential)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+
+if ((${#need[@]})); then
+  echo "setup: installing ${need[*]} with apt" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo not found; install Rust (https://rustup.rs) and run this again" >&2
+  exit 1
+fi
