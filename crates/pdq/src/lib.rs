@@ -55,9 +55,9 @@ pub use hash::{Hash256, ParseHashError};
 pub const MIN_SIDE: usize = 5;
 
 /// Meta's luma coefficients, written as the C++ does: a `double` literal rounded to `float`.
-const LUMA_R: f32 = 0.299f64 as f32;
-const LUMA_G: f32 = 0.587f64 as f32;
-const LUMA_B: f32 = 0.114f64 as f32;
+pub(crate) const LUMA_R: f32 = 0.299f64 as f32;
+pub(crate) const LUMA_G: f32 = 0.587f64 as f32;
+pub(crate) const LUMA_B: f32 = 0.114f64 as f32;
 
 /// Luma of one pixel in `f32`, evaluated left to right without fused multiply-add.
 #[inline(always)]
