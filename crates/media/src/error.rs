@@ -56,10 +56,11 @@ pub enum Error {
         max_pixels: u64,
     },
 
-    /// The decoder needed more memory than the limits allow (for example a TIFF whose strips
-    /// declare far more data than its size needs), or the allocation itself failed.
-    #[error("out of memory budget while decoding {format}: {detail}")]
-    MemoryLimit {
+    /// The decoder needed more resources than allowed: more memory than the limits imply (for
+    /// example a TIFF whose strips declare far more data than its size needs), an allocation
+    /// that failed, or more progressive JPEG scans than [`JPEG_MAX_SCANS`](crate::JPEG_MAX_SCANS).
+    #[error("resource limit hit while decoding {format}: {detail}")]
+    ResourceLimit {
         /// The format being decoded.
         format: Format,
         /// What the decoder was doing.
@@ -102,7 +103,7 @@ impl Error {
         match self {
             Error::Empty | Error::UnknownFormat { .. } | Error::InputTooLarge { .. } => None,
             Error::ImageTooLarge { format, .. }
-            | Error::MemoryLimit { format, .. }
+            | Error::ResourceLimit { format, .. }
             | Error::Truncated { format, .. }
             | Error::Malformed { format, .. }
             | Error::Unsupported { format, .. } => Some(*format),
@@ -124,7 +125,7 @@ impl Error {
     pub fn is_too_large(&self) -> bool {
         matches!(
             self,
-            Error::InputTooLarge { .. } | Error::ImageTooLarge { .. } | Error::MemoryLimit { .. }
+            Error::InputTooLarge { .. } | Error::ImageTooLarge { .. } | Error::ResourceLimit { .. }
         )
     }
 

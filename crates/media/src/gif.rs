@@ -24,7 +24,7 @@ fn map_err(e: gif::DecodingError) -> Error {
             format: F,
             detail: "the data ends inside the first frame".into(),
         },
-        gif::DecodingError::MemoryLimit | gif::DecodingError::OutOfMemory => Error::MemoryLimit {
+        gif::DecodingError::MemoryLimit | gif::DecodingError::OutOfMemory => Error::ResourceLimit {
             format: F,
             detail: e.to_string().to_lowercase(),
         },

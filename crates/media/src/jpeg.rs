@@ -112,13 +112,13 @@ fn scan(bytes: &[u8]) -> Scan<'_> {
             s.end = End::BadLength;
             return s;
         }
+        let Some(body) = bytes.get(pos + 2..pos + len) else {
+            return s;
+        };
         if marker == 0xDA {
             s.end = End::Scan(pos - 2);
             return s;
         }
-        let Some(body) = bytes.get(pos + 2..pos + len) else {
-            return s;
-        };
         if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) && body.len() >= 6
         {
             s.frame.get_or_insert(Frame {
@@ -228,13 +228,18 @@ fn message(e: &turbojpeg::Error) -> String {
 /// Maps a fatal libjpeg/TurboJPEG error to ours.
 fn fatal(msg: String, complete: bool) -> Error {
     let lower = msg.to_lowercase();
-    if lower.contains("unsupported") || lower.contains("maximum supported image dimension") {
+    if lower.contains("scans") && lower.starts_with("progressive jpeg image has more than") {
+        Error::ResourceLimit {
+            format: F,
+            detail: lower,
+        }
+    } else if lower.contains("unsupported") || lower.contains("maximum supported image dimension") {
         Error::Unsupported {
             format: F,
             detail: lower,
         }
     } else if lower.contains("insufficient memory") || lower.contains("memory allocation failure") {
-        Error::MemoryLimit {
+        Error::ResourceLimit {
             format: F,
             detail: lower,
         }
@@ -299,13 +304,18 @@ pub(crate) fn decode(bytes: &[u8], limits: &Limits) -> Result<RgbImage, Error> {
     let frame = check_scan(&walk)?;
     limits.check(F, u64::from(frame.width), u64::from(frame.height))?;
 
-    let mut dec = Decompressor::new().map_err(|e| Error::MemoryLimit {
+    let mut dec = Decompressor::new().map_err(|e| Error::ResourceLimit {
         format: F,
         detail: format!(
             "cannot create a libjpeg-turbo decompressor: {}",
             message(&e)
         ),
     })?;
+    dec.set_scan_limit(crate::JPEG_MAX_SCANS)
+        .map_err(|e| Error::ResourceLimit {
+            format: F,
+            detail: message(&e).to_lowercase(),
+        })?;
     let mut data: Cow<'_, [u8]> = Cow::Borrowed(bytes);
     let header = match dec.read_header(&data) {
         Ok(h) => h,
@@ -431,7 +441,10 @@ mod tests {
         ];
         let s = scan(&bytes);
         assert_eq!(s.junk, 2);
-        assert_eq!(s.end, End::Scan(23));
+        assert_eq!(scan(&bytes[..bytes.len() - 1]).end, End::RanOut);
+        let mut whole = bytes.to_vec();
+        whole.extend_from_slice(&[0; 6]);
+        assert_eq!(scan(&whole).end, End::Scan(23));
         let f = s.frame.unwrap();
         assert_eq!((f.width, f.height, f.components), (3, 2, 1));
         assert_eq!(scan(&bytes[..12]).end, End::RanOut);

@@ -92,6 +92,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 pub use error::Error;
 
+/// Most scans a progressive JPEG may have. Each scan can revisit every coefficient, so a small
+/// file with thousands of scans costs minutes of CPU (the "progressive JPEG" denial of service
+/// that libjpeg-turbo documents). Real encoders write about ten; beyond this the decode fails
+/// with [`Error::ResourceLimit`].
+pub const JPEG_MAX_SCANS: u32 = 1000;
+
 /// An image container format, as recognised by [`sniff`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -373,7 +379,7 @@ fn guard<T>(format: Format, decode: impl FnOnce() -> Result<T, Error>) -> Result
 
 /// Allocates a zeroed buffer, reporting failure instead of aborting the process.
 pub(crate) fn alloc_zeroed(format: Format, len: u64) -> Result<Vec<u8>, Error> {
-    let oom = || Error::MemoryLimit {
+    let oom = || Error::ResourceLimit {
         format,
         detail: format!("cannot allocate {len} bytes for the pixels"),
     };
@@ -382,4 +388,51 @@ pub(crate) fn alloc_zeroed(format: Format, len: u64) -> Result<Vec<u8>, Error> {
     v.try_reserve_exact(n).map_err(|_| oom())?;
     v.resize(n, 0);
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_decoder_becomes_malformed() {
+        let quiet = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let r: Result<(), Error> = guard(Format::Tiff, || panic!("index out of bounds"));
+        let owned: Result<(), Error> = guard(Format::Png, || panic!("{} is odd", 3));
+        std::panic::set_hook(quiet);
+        assert_eq!(
+            r.unwrap_err(),
+            Error::Malformed {
+                format: Format::Tiff,
+                detail: "the decoder panicked: index out of bounds".into()
+            }
+        );
+        assert!(
+            owned
+                .unwrap_err()
+                .to_string()
+                .ends_with("panicked: 3 is odd")
+        );
+    }
+
+    #[test]
+    fn limits_check_edges() {
+        let l = Limits {
+            max_bytes: 10,
+            max_width: 100,
+            max_height: 50,
+            max_pixels: 1000,
+        };
+        assert!(l.check(Format::Png, 100, 10).is_ok());
+        assert!(l.check(Format::Png, 101, 1).is_err());
+        assert!(l.check(Format::Png, 1, 51).is_err());
+        assert!(l.check(Format::Png, 100, 11).is_err()); // 1100 pixels
+        assert!(matches!(
+            l.check(Format::Png, 0, 5),
+            Err(Error::Malformed { .. })
+        ));
+        assert!(l.check(Format::Png, u64::MAX, u64::MAX).is_err());
+        assert_eq!(Limits::default().max_pixels, 178_956_970);
+    }
 }

@@ -31,11 +31,11 @@ fn image_limits(limits: &Limits) -> image::Limits {
 fn map_err(format: Format, e: ImageError) -> Error {
     match e {
         ImageError::Limits(l) => match l.kind() {
-            LimitErrorKind::DimensionError => Error::MemoryLimit {
+            LimitErrorKind::DimensionError => Error::ResourceLimit {
                 format,
                 detail: "the decoder's dimension limit was exceeded".into(),
             },
-            _ => Error::MemoryLimit {
+            _ => Error::ResourceLimit {
                 format,
                 detail: l.to_string().to_lowercase(),
             },
@@ -58,6 +58,34 @@ fn map_err(format: Format, e: ImageError) -> Error {
                 Error::Malformed { format, detail }
             }
         }
+    }
+}
+
+/// A WebP file's RIFF header states its length; a decoder failing on a file shorter than that
+/// failed because the data is cut off (`image-webp` calls it a "corrupt bitstream").
+fn short_riff(bytes: &[u8], e: Error) -> Error {
+    let Error::Malformed {
+        format: Format::WebP,
+        detail,
+    } = e
+    else {
+        return e;
+    };
+    let declared = bytes
+        .get(4..8)
+        .map(|b| u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])) + 8);
+    match declared {
+        Some(n) if (bytes.len() as u64) < n => Error::Truncated {
+            format: Format::WebP,
+            detail: format!(
+                "the riff header declares {n} bytes, {} are present; {detail}",
+                bytes.len()
+            ),
+        },
+        _ => Error::Malformed {
+            format: Format::WebP,
+            detail,
+        },
     }
 }
 
@@ -86,6 +114,19 @@ fn looks_truncated(detail: &str) -> bool {
     ]
     .iter()
     .any(|p| detail.contains(p))
+}
+
+/// Width and height from IHDR, which must be the first chunk (offsets 16 and 20).
+fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    if bytes.get(12..16)? != b"IHDR" {
+        return None;
+    }
+    let be = |o: usize| {
+        bytes
+            .get(o..o + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    Some((be(16)?, be(20)?))
 }
 
 /// The PNG colour type and bit depth from IHDR (fixed offsets 24 and 25).
@@ -167,6 +208,13 @@ fn open<'a>(
     bytes: &'a [u8],
     limits: &Limits,
 ) -> Result<Box<dyn ImageDecoder + 'a>, Error> {
+    if format == Format::Png {
+        // `PngDecoder` checks `image`'s own width and height limits before it reports the
+        // size; check ours first so that a bomb is reported with its dimensions.
+        if let Some((w, h)) = png_size(bytes) {
+            limits.check(format, u64::from(w), u64::from(h))?;
+        }
+    }
     let il = image_limits(limits);
     let r = Cursor::new(bytes);
     let mut dec: Box<dyn ImageDecoder + 'a> = match format {
@@ -188,13 +236,51 @@ pub(crate) fn probe(format: Format, bytes: &[u8], limits: &Limits) -> Result<(u3
     if format == Format::Gif {
         return crate::gif::probe(bytes, limits);
     }
-    Ok(open(format, bytes, limits)?.dimensions())
+    open(format, bytes, limits)
+        .map(|d| d.dimensions())
+        .map_err(|e| short_riff(bytes, e))
 }
 
 pub(crate) fn decode(format: Format, bytes: &[u8], limits: &Limits) -> Result<RgbImage, Error> {
     if format == Format::Gif {
         return crate::gif::decode(bytes, limits);
     }
+    match decode_with_image(format, bytes, limits) {
+        Err(e @ Error::Truncated { .. }) if format == Format::Png => match complete_iend(bytes) {
+            Some(fixed) => decode_with_image(format, &fixed, limits),
+            None => Err(e),
+        },
+        other => other.map_err(|e| short_riff(bytes, e)),
+    }
+}
+
+/// The 12 bytes of a PNG's closing IEND chunk.
+const IEND: [u8; 12] = [0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82];
+
+/// Pillow decodes a PNG whose IEND chunk is cut off: it stops reading once the pixels are
+/// complete. The `png` crate wants to see the chunk after the last IDAT. So when the chunks walk
+/// cleanly to the end and what is left is the start of IEND, return the bytes with IEND whole.
+fn complete_iend(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut pos = 8;
+    let mut seen_idat = false;
+    loop {
+        let rest = bytes.get(pos..)?;
+        if rest.len() < IEND.len() {
+            return (seen_idat && IEND.starts_with(rest)).then(|| {
+                let mut fixed = bytes.to_vec();
+                fixed.extend_from_slice(&IEND[rest.len()..]);
+                fixed
+            });
+        }
+        let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
+        seen_idat |= &rest[4..8] == b"IDAT";
+        pos = pos
+            .checked_add(12)?
+            .checked_add(usize::try_from(len).ok()?)?;
+    }
+}
+
+fn decode_with_image(format: Format, bytes: &[u8], limits: &Limits) -> Result<RgbImage, Error> {
     let bmp16 = match format {
         Format::Bmp => bmp16_green_bits(bytes)?,
         _ => None,
