@@ -47,10 +47,31 @@
 //! R = G = B; four-channel (CMYK and YCCK) JPEGs are read as Adobe-inverted CMYK, as Pillow
 //! does, and converted with Pillow's `R = (255 − C)·(255 − K)/255` rounding.
 //!
-//! The other formats are lossless (WebP lossy aside) and go through the pure-Rust `image` crate,
-//! followed by Pillow's mode conversion rules: alpha is dropped, not composited; palettes are
-//! looked up; 16-bit grey is clamped to `min(v, 255)` (Pillow's `I;16` → `RGB`, not `v >> 8`);
-//! other 16-bit samples keep their high byte; 1-bit becomes 0/255; a GIF gives its first frame.
+//! # The other formats, and Pillow's conversion rules
+//!
+//! PNG, WebP, BMP and TIFF go through the pure-Rust `image` crate, GIF through `gif` (the decoder
+//! inside `image`, used directly to see palette indices). Then Pillow's `convert('RGB')` rules:
+//!
+//! | source | RGB |
+//! |---|---|
+//! | grey (`L`), 1/2/4-bit grey | R = G = B = value, low depths widened (1-bit → 0/255) |
+//! | alpha (`LA`, `RGBA`, `PA`, tRNS) | alpha **dropped**, colour kept as stored; no compositing |
+//! | palette (`P`), GIF | looked up; a transparent index gives its colour; past the palette's end → black |
+//! | 16-bit grey (`I;16`, PNG/TIFF) | `min(v, 255)`: Pillow **clamps**, it does not scale |
+//! | other 16-bit samples | high byte (`v >> 8`) |
+//! | 16-bit BMP (5-5-5, 5-6-5) | `v * 255 / 31` (or `/ 63`), truncated |
+//! | GIF | first frame on the logical screen (grown to fit the frame), background = transparency index or index 0; identity-grey or missing palette → grey |
+//! | APNG, animated GIF/WebP | the first (default) image |
+//!
+//! Lossy WebP is decoded by `image-webp`, not libwebp. On every lossy WebP we test (the
+//! conformance images and fixtures at quality 20–90, with and without alpha, odd sizes) its
+//! pixels are identical to libwebp 1.6.0's as Pillow returns them, so no C decoder is needed.
+//!
+//! Known differences from Pillow, all in TIFF (rare as an upload format): CMYK TIFF is
+//! converted by `image` with truncating float maths (±1 per channel); JPEG-compressed TIFF is
+//! decoded by `zune-jpeg`; palette, float, signed-integer and untagged grey+alpha TIFF are
+//! [`Error::Unsupported`]. A PNG cut inside its last IDAT chunk's CRC or zlib checksum is refused
+//! here, while Pillow keeps it (a cut inside IEND decodes in both).
 //!
 //! # Why no EXIF orientation
 //!
@@ -67,6 +88,11 @@
 //! The `image` crate's own allocation budget is also set, so a decoder's intermediate buffers are
 //! bounded too.
 //!
+//! libjpeg *warnings* (corrupt entropy data, junk between segments, ...) leave a complete image
+//! that Pillow keeps, and so do we. Data that ends early is [`Error::Truncated`] in every format,
+//! as Pillow's "image file is truncated". Progressive JPEGs are capped at [`JPEG_MAX_SCANS`]
+//! scans, a CPU-exhaustion guard that libjpeg-turbo recommends.
+//!
 //! As a last line of defence, each third-party decoder runs inside
 //! [`std::panic::catch_unwind`]. They are written not to panic, but a panic on a crafted file in
 //! a dependency must not take down a server thread; it comes back as [`Error::Malformed`] (the
@@ -78,7 +104,8 @@
 //! * Read files, URLs or file names: the format is sniffed from magic bytes only ([`sniff`]).
 //! * Apply EXIF orientation, ICC profiles or gamma (Pillow's `convert('RGB')` applies none).
 //! * Decode animations beyond the first frame, or resize.
-//! * Decode AVIF, HEIC, 12-bit JPEG or floating-point TIFF ([`Error::Unsupported`]).
+//! * Decode AVIF, HEIC, JPEG XL, 12-bit JPEG or floating-point TIFF ([`Error::Unsupported`] or
+//!   [`Error::UnknownFormat`]).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -11,19 +11,16 @@ use image::{ColorType, ImageDecoder};
 
 use crate::{Error, Format, Limits, RgbImage, alloc_zeroed};
 
-/// The `image` crate's limits for one decode: our size caps, plus an allocation budget large
-/// enough for the biggest admitted image at 8 bytes per pixel (16-bit RGBA) and its
-/// intermediate buffers, so that it bounds hostile files without refusing admitted ones.
-fn image_limits(limits: &Limits) -> image::Limits {
+/// The `image` crate's limits for an image of `pixels` pixels: our width and height caps, and
+/// an allocation budget of 16 bytes per pixel plus 64 MiB. That is room for the decoded samples
+/// (at most 8 bytes per pixel, 16-bit RGBA) and for compressed or intermediate data of the same
+/// order, so a hostile file that declares a small image but huge strips or chunks is bounded by
+/// its declared size rather than by the global pixel cap.
+fn image_limits(limits: &Limits, pixels: u64) -> image::Limits {
     let mut l = image::Limits::default();
     l.max_image_width = Some(limits.max_width);
     l.max_image_height = Some(limits.max_height);
-    l.max_alloc = Some(
-        limits
-            .max_pixels
-            .saturating_mul(8)
-            .saturating_add(64 * 1024 * 1024),
-    );
+    l.max_alloc = Some(pixels.saturating_mul(16).saturating_add(64 * 1024 * 1024));
     l
 }
 
@@ -208,18 +205,20 @@ fn open<'a>(
     bytes: &'a [u8],
     limits: &Limits,
 ) -> Result<Box<dyn ImageDecoder + 'a>, Error> {
-    if format == Format::Png {
-        // `PngDecoder` checks `image`'s own width and height limits before it reports the
-        // size; check ours first so that a bomb is reported with its dimensions.
-        if let Some((w, h)) = png_size(bytes) {
-            limits.check(format, u64::from(w), u64::from(h))?;
-        }
-    }
-    let il = image_limits(limits);
     let r = Cursor::new(bytes);
     let mut dec: Box<dyn ImageDecoder + 'a> = match format {
         Format::Png => {
-            Box::new(PngDecoder::with_limits(r, il.clone()).map_err(|e| map_err(format, e))?)
+            // `PngDecoder` applies `image`'s limits while it reads the header; check ours on
+            // IHDR first so that a bomb is reported with its dimensions.
+            let pixels = match png_size(bytes) {
+                Some((w, h)) => {
+                    limits.check(format, u64::from(w), u64::from(h))?;
+                    u64::from(w) * u64::from(h)
+                }
+                None => limits.max_pixels, // not a valid IHDR: the decoder will say why
+            };
+            let il = image_limits(limits, pixels);
+            Box::new(PngDecoder::with_limits(r, il).map_err(|e| map_err(format, e))?)
         }
         Format::WebP => Box::new(WebPDecoder::new(r).map_err(|e| map_err(format, e))?),
         Format::Bmp => Box::new(BmpDecoder::new(r).map_err(|e| map_err(format, e))?),
@@ -228,7 +227,8 @@ fn open<'a>(
     };
     let (w, h) = dec.dimensions();
     limits.check(format, u64::from(w), u64::from(h))?;
-    dec.set_limits(il).map_err(|e| map_err(format, e))?;
+    dec.set_limits(image_limits(limits, u64::from(w) * u64::from(h)))
+        .map_err(|e| map_err(format, e))?;
     Ok(dec)
 }
 
