@@ -76,6 +76,7 @@ else
     TARGET_DIR=$(cargo metadata --format-version 1 --no-deps |
         "$PY" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
     SCHOON=$TARGET_DIR/release/schoon
+    SCHOON=${SCHOON#"$ROOT"/}  # relative when inside the repository, for the report
 fi
 if ! "$SCHOON" bench --help >/dev/null 2>&1; then
     echo "run.sh: '$SCHOON bench --help' failed: this schoon has no bench subcommand" >&2
