@@ -245,6 +245,11 @@ pub(crate) fn decode(format: Format, bytes: &[u8], limits: &Limits) -> Result<Rg
     if format == Format::Gif {
         return crate::gif::decode(bytes, limits);
     }
+    let fixed_plte = match format {
+        Format::Png => trim_plte(bytes),
+        _ => None,
+    };
+    let bytes = fixed_plte.as_deref().unwrap_or(bytes);
     match decode_with_image(format, bytes, limits) {
         Err(e @ Error::Truncated { .. }) if format == Format::Png => match complete_iend(bytes) {
             Some(fixed) => decode_with_image(format, &fixed, limits),
@@ -252,6 +257,51 @@ pub(crate) fn decode(format: Format, bytes: &[u8], limits: &Limits) -> Result<Rg
         },
         other => other.map_err(|e| short_riff(bytes, e)),
     }
+}
+
+/// A PLTE chunk whose length is not a multiple of 3 makes `png` 0.18.1 panic (slice index out
+/// of range while building its palette; found by fuzzing). Pillow reads such a palette and
+/// ignores the incomplete last entry. So when PLTE (before the first IDAT) has a valid CRC and
+/// a stray byte or two, return the bytes with those dropped and the CRC recomputed.
+fn trim_plte(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut pos = 8;
+    loop {
+        let head = bytes.get(pos..pos + 8)?;
+        let len = usize::try_from(u32::from_be_bytes([head[0], head[1], head[2], head[3]])).ok()?;
+        let kind = &head[4..8];
+        if kind == b"IDAT" {
+            return None;
+        }
+        let end = pos.checked_add(12)?.checked_add(len)?;
+        let chunk = bytes.get(pos..end)?;
+        if kind == b"PLTE" && len % 3 != 0 {
+            let stored = u32::from_be_bytes(chunk[8 + len..].try_into().ok()?);
+            if crc32(&chunk[4..8 + len]) != stored {
+                return None; // a corrupt chunk: let the decoder report it
+            }
+            let keep = len - len % 3;
+            let mut out = Vec::with_capacity(bytes.len());
+            out.extend_from_slice(&bytes[..pos]);
+            out.extend_from_slice(&(keep as u32).to_be_bytes());
+            out.extend_from_slice(&chunk[4..8 + keep]);
+            out.extend_from_slice(&crc32(&chunk[4..8 + keep]).to_be_bytes());
+            out.extend_from_slice(&bytes[end..]);
+            return Some(out);
+        }
+        pos = end;
+    }
+}
+
+/// CRC-32 (ISO-HDLC), as PNG uses it.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+        }
+    }
+    !crc
 }
 
 /// The 12 bytes of a PNG's closing IEND chunk.
@@ -369,4 +419,15 @@ fn map_pixels(format: Format, n: usize, f: impl Fn(usize) -> [u8; 3]) -> Result<
         px.copy_from_slice(&f(i));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_matches_the_png_iend_constant() {
+        assert_eq!(crc32(b"IEND").to_be_bytes(), IEND[8..]);
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
 }
