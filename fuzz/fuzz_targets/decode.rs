@@ -26,12 +26,18 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(media::sniff(data), Some(img.format));
             // A file that decodes has a readable header of the same size.
             let info = probed.expect("probe fails on a file that decodes");
-            assert_eq!((info.width as usize, info.height as usize), (img.width, img.height));
+            assert_eq!(
+                (info.width as usize, info.height as usize),
+                (img.width, img.height)
+            );
         }
         Err(e) => {
             // Every error renders, and names a format once one was sniffed.
             assert!(!e.to_string().is_empty());
-            if !matches!(e, Error::Empty | Error::UnknownFormat { .. } | Error::InputTooLarge { .. }) {
+            if !matches!(
+                e,
+                Error::Empty | Error::UnknownFormat { .. } | Error::InputTooLarge { .. }
+            ) {
                 assert_eq!(e.format(), media::sniff(data));
             }
         }
