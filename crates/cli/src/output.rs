@@ -27,7 +27,7 @@ const DIHEDRAL_COLUMNS: [&str; 7] = [
 ];
 
 /// One output row: a file, its hashes, or why something is missing.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Row {
     /// The path as given or found.
     pub path: String,
@@ -64,18 +64,9 @@ impl Row {
     pub fn unreadable(path: String, error: String) -> Row {
         Row {
             path,
-            size: None,
-            md5: None,
-            sha1: None,
-            sha256: None,
-            pdq: None,
-            quality: None,
-            format: None,
-            width: None,
-            height: None,
-            dihedral: None,
             error: Some(error),
             failed: true,
+            ..Row::default()
         }
     }
 
@@ -87,14 +78,7 @@ impl Row {
             md5: Some(h.digests.md5_hex()),
             sha1: Some(h.digests.sha1_hex()),
             sha256: Some(h.digests.sha256_hex()),
-            pdq: None,
-            quality: None,
-            format: None,
-            width: None,
-            height: None,
-            dihedral: None,
-            error: None,
-            failed: false,
+            ..Row::default()
         };
         match &h.perceptual {
             Perceptual::Hashed {

@@ -47,27 +47,10 @@ fn describe(args: &[&str], out: &Output) -> String {
     )
 }
 
-/// expected.tsv as maps from column name to value, keyed by path under images/.
-fn expected() -> HashMap<String, HashMap<String, String>> {
-    let text =
-        std::fs::read_to_string(root().join("testdata/pdq-conformance/expected.tsv")).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
-    lines
-        .map(|l| {
-            let row: HashMap<String, String> = header
-                .iter()
-                .zip(l.split('\t'))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            (row["path"].clone(), row)
-        })
-        .collect()
-}
+type Table = HashMap<String, HashMap<String, String>>;
 
-/// Parses TSV output into maps keyed by path relative to the images folder.
-fn parse_tsv(stdout: &[u8]) -> HashMap<String, HashMap<String, String>> {
-    let text = String::from_utf8(stdout.to_vec()).unwrap();
+/// A TSV with a header row as maps from column name to value, keyed by `path` (without `./`).
+fn read_tsv(text: &str) -> Table {
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
     lines
@@ -80,6 +63,18 @@ fn parse_tsv(stdout: &[u8]) -> HashMap<String, HashMap<String, String>> {
             (row["path"].trim_start_matches("./").to_string(), row)
         })
         .collect()
+}
+
+/// expected.tsv, keyed by path under images/.
+fn expected() -> Table {
+    read_tsv(
+        &std::fs::read_to_string(root().join("testdata/pdq-conformance/expected.tsv")).unwrap(),
+    )
+}
+
+/// Parses the TSV output of `schoon hash`.
+fn parse_tsv(stdout: &[u8]) -> Table {
+    read_tsv(std::str::from_utf8(stdout).unwrap())
 }
 
 #[test]
