@@ -1,0 +1,328 @@
+//! The PDQ table: sorted hashes plus a multi-index (16 slots × 16 bits) in CSR form.
+//!
+//! The layout and the reasons for it are in [`crate::design`].
+
+use crate::lists::ListSetsBuilder;
+use crate::{ListId, MAX_RADIUS, Words};
+use multiversion::multiversion;
+use rayon::prelude::*;
+
+/// Number of slots (16-bit pieces) a hash is cut into.
+pub(crate) const SLOTS: usize = 16;
+/// Possible values of one slot.
+const BUCKETS: usize = 1 << 16;
+
+/// Slot `i` (0..16) of a hash: bits `16 i .. 16 i + 16` counted from the first (leftmost hex)
+/// byte, i.e. bytes `2 i` and `2 i + 1`.
+#[inline(always)]
+pub(crate) fn slot(w: &Words, i: usize) -> usize {
+    (w[i / 4] >> (48 - 16 * (i % 4))) as u16 as usize
+}
+
+/// Hamming distance of two hashes.
+#[inline(always)]
+pub(crate) fn distance(a: &Words, b: &Words) -> u32 {
+    (a[0] ^ b[0]).count_ones()
+        + (a[1] ^ b[1]).count_ones()
+        + (a[2] ^ b[2]).count_ones()
+        + (a[3] ^ b[3]).count_ones()
+}
+
+/// All 16-bit masks with at most 3 bits set, by number of bits: 1 + 16 + 120 + 560.
+static PROBES: [u16; 697] = probe_masks();
+
+/// `PROBES[..PROBES_WITHIN[s]]` are the masks with at most `s` bits set.
+const PROBES_WITHIN: [usize; 4] = [1, 17, 137, 697];
+
+const fn probe_masks() -> [u16; 697] {
+    let mut out = [0u16; 697];
+    let mut n = 1;
+    let mut a = 0;
+    while a < 16 {
+        out[n] = 1 << a;
+        n += 1;
+        a += 1;
+    }
+    a = 0;
+    while a < 16 {
+        let mut b = a + 1;
+        while b < 16 {
+            out[n] = (1 << a) | (1 << b);
+            n += 1;
+            b += 1;
+        }
+        a += 1;
+    }
+    a = 0;
+    while a < 16 {
+        let mut b = a + 1;
+        while b < 16 {
+            let mut c = b + 1;
+            while c < 16 {
+                out[n] = (1 << a) | (1 << b) | (1 << c);
+                n += 1;
+                c += 1;
+            }
+            b += 1;
+        }
+        a += 1;
+    }
+    assert!(n == 697);
+    out
+}
+
+/// One slot's inverted index: `ids[offsets[v]..offsets[v + 1]]` are the positions (ascending) of
+/// the hashes whose slot value is `v`.
+#[derive(Debug)]
+struct Slot {
+    offsets: Box<[u32]>,
+    ids: Box<[u32]>,
+}
+
+/// Distinct PDQ hashes, sorted, with their list references and the multi-index.
+#[derive(Debug, Default)]
+pub(crate) struct PdqTable {
+    hashes: Vec<Words>,
+    refs: Vec<u32>,
+    /// Slot 0 needs no ids: the hashes are sorted, so those with slot-0 value `v` are the run
+    /// `hashes[slot0[v]..slot0[v + 1]]`. Empty when there are no hashes.
+    slot0: Box<[u32]>,
+    /// Slots 1..16. Empty when there are no hashes.
+    slots: Vec<Slot>,
+}
+
+/// Counting sort of the positions `0..hashes.len()` by slot `i`.
+fn build_slot(hashes: &[Words], i: usize) -> Slot {
+    let mut offsets = vec![0u32; BUCKETS + 1].into_boxed_slice();
+    for h in hashes {
+        offsets[slot(h, i) + 1] += 1;
+    }
+    for v in 1..=BUCKETS {
+        offsets[v] += offsets[v - 1];
+    }
+    let mut next = offsets[..BUCKETS].to_vec();
+    let mut ids = vec![0u32; hashes.len()].into_boxed_slice();
+    for (id, h) in hashes.iter().enumerate() {
+        let v = slot(h, i);
+        ids[next[v] as usize] = id as u32;
+        next[v] += 1;
+    }
+    Slot { offsets, ids }
+}
+
+impl PdqTable {
+    /// Builds from `(hash, list)` pairs sorted and deduplicated.
+    pub(crate) fn build(entries: &[(Words, ListId)], sets: &mut ListSetsBuilder) -> Self {
+        let mut hashes = Vec::new();
+        let mut refs = Vec::new();
+        crate::for_each_group(entries, |words, lists| {
+            hashes.push(*words);
+            refs.push(sets.encode(lists));
+        });
+        if hashes.is_empty() {
+            return PdqTable::default();
+        }
+        assert!(
+            hashes.len() < u32::MAX as usize,
+            "at most 2^32 - 1 distinct PDQ hashes"
+        );
+        hashes.shrink_to_fit();
+        refs.shrink_to_fit();
+        let mut slot0 = vec![0u32; BUCKETS + 1].into_boxed_slice();
+        for h in &hashes {
+            slot0[slot(h, 0) + 1] += 1;
+        }
+        for v in 1..=BUCKETS {
+            slot0[v] += slot0[v - 1];
+        }
+        let slots = (1..SLOTS)
+            .into_par_iter()
+            .map(|i| build_slot(&hashes, i))
+            .collect();
+        PdqTable {
+            hashes,
+            refs,
+            slot0,
+            slots,
+        }
+    }
+
+    /// The number of distinct hashes.
+    pub(crate) fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// The hash at `i`.
+    pub(crate) fn hash(&self, i: usize) -> &Words {
+        &self.hashes[i]
+    }
+
+    /// The list reference of the hash at `i`.
+    #[inline]
+    pub(crate) fn list_ref(&self, i: usize) -> &u32 {
+        &self.refs[i]
+    }
+
+    /// The position of `h`, if present: its slot-0 run, then binary search.
+    pub(crate) fn find(&self, h: &Words) -> Option<usize> {
+        if self.hashes.is_empty() {
+            return None;
+        }
+        let v = slot(h, 0);
+        let (lo, hi) = (self.slot0[v] as usize, self.slot0[v + 1] as usize);
+        self.hashes[lo..hi].binary_search(h).ok().map(|i| lo + i)
+    }
+
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.hashes.capacity() * 32
+            + self.refs.capacity() * 4
+            + self.slot0.len() * 4
+            + self.slots.capacity() * size_of::<Slot>()
+            + self
+                .slots
+                .iter()
+                .map(|s| (s.offsets.len() + s.ids.len()) * 4)
+                .sum::<usize>()
+    }
+
+    /// Appends to `found` every `(position, distance)` of a hash within `radius` of `q`, each
+    /// position once, in no particular order.
+    pub(crate) fn search(&self, q: &Words, radius: u32, scratch: &mut Scratch) {
+        let n = self.hashes.len();
+        if n == 0 {
+            return;
+        }
+        if radius > MAX_RADIUS {
+            scan(&self.hashes, q, radius, 0, &mut scratch.found);
+            return;
+        }
+        let masks = &PROBES[..PROBES_WITHIN[(radius / 16) as usize]];
+        let words = n.div_ceil(64);
+        if scratch.seen.len() < words {
+            scratch.seen.resize(words, 0);
+        }
+        let seen = &mut scratch.seen[..words];
+        let cands = &mut scratch.cands;
+        cands.clear();
+        // A hash within `radius` has a slot within `radius / 16` bits of the query's (pigeonhole);
+        // gather every hash that has, each once.
+        let mut mark = |id: u32| {
+            let (w, bit) = ((id >> 6) as usize, 1u64 << (id & 63));
+            if seen[w] & bit == 0 {
+                seen[w] |= bit;
+                cands.push(id);
+            }
+        };
+        let v0 = slot(q, 0);
+        for &m in masks {
+            let v = v0 ^ usize::from(m);
+            for id in self.slot0[v]..self.slot0[v + 1] {
+                mark(id);
+            }
+        }
+        for (i, s) in self.slots.iter().enumerate() {
+            let vi = slot(q, i + 1);
+            for &m in masks {
+                let v = vi ^ usize::from(m);
+                let (lo, hi) = (s.offsets[v] as usize, s.offsets[v + 1] as usize);
+                for &id in &s.ids[lo..hi] {
+                    mark(id);
+                }
+            }
+        }
+        verify(&self.hashes, q, radius, cands, &mut scratch.found);
+        // Leave the bitmap clear for the next query: every set bit belongs to a candidate.
+        for &id in cands.iter() {
+            seen[(id >> 6) as usize] = 0;
+        }
+    }
+}
+
+/// Appends `(id, distance)` for each candidate within `radius`.
+#[multiversion(targets("x86_64+avx2+popcnt", "x86_64+popcnt"))]
+fn verify(hashes: &[Words], q: &Words, radius: u32, cands: &[u32], found: &mut Vec<(u32, u32)>) {
+    for &id in cands {
+        let d = distance(&hashes[id as usize], q);
+        if d <= radius {
+            found.push((id, d));
+        }
+    }
+}
+
+/// Appends `(first + position, distance)` for each of `hashes` within `radius`.
+#[multiversion(targets("x86_64+avx2+popcnt", "x86_64+popcnt"))]
+pub(crate) fn scan(
+    hashes: &[Words],
+    q: &Words,
+    radius: u32,
+    first: u32,
+    found: &mut Vec<(u32, u32)>,
+) {
+    for (i, h) in hashes.iter().enumerate() {
+        let d = distance(h, q);
+        if d <= radius {
+            found.push((first + i as u32, d));
+        }
+    }
+}
+
+/// Per-thread buffers reused across PDQ searches: keep one per thread and pass it to every
+/// [`Index::search_pdq`](crate::Index::search_pdq) call.
+///
+/// It holds a bitmap with one bit per PDQ hash of the largest index searched with it (1.25 MB
+/// at 10 M hashes), so candidates found through several slots are checked once, and the
+/// candidate and result buffers. Nothing in it outlives a search except capacity.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    seen: Vec<u64>,
+    cands: Vec<u32>,
+    pub(crate) found: Vec<(u32, u32)>,
+    pub(crate) delta_found: Vec<(u32, u32)>,
+    pub(crate) hits: Vec<(ListId, u32)>,
+}
+
+impl Scratch {
+    /// Empty buffers; they grow on first use.
+    pub fn new() -> Scratch {
+        Scratch::default()
+    }
+
+    /// Heap bytes held.
+    pub fn memory_bytes(&self) -> usize {
+        self.seen.capacity() * 8
+            + self.cands.capacity() * 4
+            + (self.found.capacity() + self.delta_found.capacity() + self.hits.capacity()) * 8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_masks_are_distinct_and_grouped_by_bit_count() {
+        let mut seen = std::collections::HashSet::new();
+        for (s, w) in PROBES_WITHIN.windows(2).enumerate() {
+            for &m in &PROBES[w[0]..w[1]] {
+                assert_eq!(m.count_ones() as usize, s + 1);
+                assert!(seen.insert(m));
+            }
+        }
+        assert_eq!(PROBES[0], 0);
+    }
+
+    #[test]
+    fn slots_cover_the_bytes_in_order() {
+        let mut bytes = [0u8; 32];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        let w = crate::bytes_to_words(&bytes);
+        for i in 0..SLOTS {
+            assert_eq!(
+                slot(&w, i),
+                usize::from(u16::from_be_bytes([bytes[2 * i], bytes[2 * i + 1]]))
+            );
+        }
+    }
+}
