@@ -1,1 +1,242 @@
-//! placeholder
+//! Schoon's HTTP API, on axum.
+//!
+//! | route | who | what |
+//! |---|---|---|
+//! | `POST /v1/check` | every role | a batch of hashes (any mix of md5, sha1, sha256, pdq) → per hash: matched lists, category, version, distance |
+//! | `POST /v1/check/image` | every role | image bytes, hashed in memory and discarded → the same answer for its four hashes |
+//! | `GET/POST /v1/lists`, `GET /v1/lists/{id}`, `.../versions` | admin, analyst, list_manager (own) | list metadata |
+//! | `POST /v1/lists/{id}/import`, `GET .../export`, `GET .../history` | admin, list_manager (own) | entries in and out |
+//! | `/v1/orgs`, `/v1/keys`, `/v1/audit` | admin | accounts and the audit log |
+//! | `/healthz`, `/openapi.json` | anyone | liveness, the API description |
+//! | `/metrics` | admin (or anyone, if configured) | Prometheus text |
+//!
+//! The handlers are thin: they parse, authorise ([`lists::auth`]), call the domain and
+//! render. Checks never touch the database: they read the current [`lists::live::LiveIndex`]
+//! snapshot. Errors have stable codes ([`error::Code`]).
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use lists::Store;
+use lists::live::LiveIndex;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+pub mod audit;
+pub mod auth;
+mod check;
+mod control;
+pub mod error;
+mod extract;
+mod lists_api;
+pub mod openapi;
+
+use error::ApiError;
+
+/// What an operator can tune. [`Config::default`] is what `schoon serve` starts with.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Most hashes in one `/v1/check` request.
+    pub max_batch: usize,
+    /// PDQ radius when a request names none.
+    pub default_radius: u32,
+    /// Largest PDQ radius a request may ask for.
+    pub max_radius: u32,
+    /// Hashes per second per key, unless the key has its own rate; 0 turns limits off.
+    pub default_rate: u32,
+    /// Largest image accepted by `/v1/check/image`, bytes.
+    pub max_image_bytes: usize,
+    /// Largest import body, bytes.
+    pub max_import_bytes: usize,
+    /// How long a key lookup is cached (revocations through another replica take this long).
+    pub key_cache_ttl: Duration,
+    /// Also write the non-matching hashes of every check to the audit log.
+    pub audit_all_hashes: bool,
+    /// Serve `/metrics` without a key.
+    pub metrics_public: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            max_batch: 1000,
+            default_radius: lists::check::DEFAULT_RADIUS,
+            max_radius: 40,
+            default_rate: 2000,
+            max_image_bytes: 64 << 20,
+            max_import_bytes: 4 << 30,
+            key_cache_ttl: Duration::from_secs(5),
+            audit_all_hashes: false,
+            metrics_public: false,
+        }
+    }
+}
+
+/// Shared by every handler.
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Inner>);
+
+/// What [`AppState`] holds.
+#[derive(Debug)]
+pub struct Inner {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// The current hash snapshot.
+    pub live: Arc<LiveIndex>,
+    /// Settings.
+    pub config: Config,
+    /// API keys.
+    pub keys: auth::KeyCache,
+    /// Per-key rate limits.
+    pub limits: auth::RateLimits,
+    /// Audit records go here.
+    pub audit: audit::AuditSink,
+    /// Prometheus text.
+    pub metrics: PrometheusHandle,
+    /// Images decoded at once, at most (decoding is memory- and CPU-heavy).
+    pub image_permits: Semaphore,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// The process-wide Prometheus recorder (installed on first use).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
+                    0.25, 0.5, 1.0, 2.5, 10.0,
+                ])
+                .expect("static buckets are valid")
+                .build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed");
+            }
+            handle
+        })
+        .clone()
+}
+
+impl AppState {
+    /// Wires the state; starts the audit writer on the current runtime.
+    pub fn new(
+        store: Arc<dyn Store>,
+        live: Arc<LiveIndex>,
+        config: Config,
+    ) -> (AppState, audit::AuditWriter) {
+        let (sink, writer) = audit::AuditSink::start(Arc::clone(&store), 100_000);
+        let permits = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+        let state = AppState(Arc::new(Inner {
+            store,
+            live,
+            keys: auth::KeyCache::new(config.key_cache_ttl),
+            limits: auth::RateLimits::default(),
+            audit: sink,
+            metrics: metrics_handle(),
+            image_permits: Semaphore::new(permits),
+            config,
+        }));
+        (state, writer)
+    }
+}
+
+/// All routes.
+pub fn router(state: AppState) -> Router {
+    let image_limit = state.config.max_image_bytes;
+    let import_limit = state.config.max_import_bytes;
+    let v1 = Router::new()
+        .route("/check", post(check::check))
+        .route(
+            "/check/image",
+            post(check::check_image).layer(DefaultBodyLimit::max(image_limit)),
+        )
+        .route(
+            "/lists",
+            get(lists_api::list_lists).post(lists_api::create_list),
+        )
+        .route("/lists/{id}", get(lists_api::get_list))
+        .route("/lists/{id}/versions", get(lists_api::versions))
+        .route(
+            "/lists/{id}/import",
+            post(lists_api::import).layer(DefaultBodyLimit::max(import_limit)),
+        )
+        .route("/lists/{id}/export", get(lists_api::export))
+        .route("/lists/{id}/history", get(lists_api::history))
+        .route("/orgs", get(control::list_orgs).post(control::create_org))
+        .route("/keys", get(control::list_keys).post(control::create_key))
+        .route("/keys/{id}", delete(control::revoke_key))
+        .route("/audit", get(control::audit))
+        .layer(DefaultBodyLimit::max(2 << 20));
+    Router::new()
+        .nest("/v1", v1)
+        .route("/healthz", get(control::healthz))
+        .route("/metrics", get(control::metrics))
+        .route("/openapi.json", get(openapi::serve))
+        .fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json") })
+        .layer(middleware::from_fn(track))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                ApiError::internal("a handler panicked").into_response()
+            },
+        ))
+        .with_state(state)
+}
+
+/// Counts requests and their latency per route and status.
+async fn track(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = req.method().to_string();
+    let started = Instant::now();
+    let res = next.run(req).await;
+    let status = res.status().as_u16().to_string();
+    let secs = started.elapsed().as_secs_f64();
+    metrics::histogram!("schoon_http_request_duration_seconds", "route" => route.clone(), "method" => method.clone(), "status" => status.clone()).record(secs);
+    metrics::counter!("schoon_http_requests_total", "route" => route, "method" => method, "status" => status).increment(1);
+    res
+}
+
+/// Serves until `shutdown` resolves, then drains connections.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Publishes the index's size as gauges.
+pub fn record_index_gauges(live: &LiveIndex) {
+    let snap = live.snapshot();
+    metrics::gauge!("schoon_index_seq").set(snap.seq as f64);
+    for kind in index::HashKind::ALL {
+        metrics::gauge!("schoon_index_entries", "type" => kind.name())
+            .set(snap.index.count(kind) as f64);
+    }
+    metrics::gauge!("schoon_index_memory_bytes").set(snap.index.memory_bytes() as f64);
+}
+
+pub(crate) fn unavailable() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        error::Code::Unavailable,
+        "the server is busy; try again",
+    )
+}

@@ -1,0 +1,345 @@
+//! `POST /v1/check` and `POST /v1/check/image`: the hosters' endpoints.
+//!
+//! ```text
+//! POST /v1/check
+//! {"hashes": [{"type": "md5", "value": "..."}, {"type": "pdq", "value": "..."}], "max_distance": 31}
+//!
+//! 200 {"results": [{"matched": false},
+//!                  {"matched": true, "matches": [{"list_id": 1, "list": "nl-csam", "category": "csam",
+//!                                                 "list_version": 3, "distance": 4}]}],
+//!      "index_seq": 17}
+//! ```
+//!
+//! An answer names the lists a hash matched, their category and version, and the distance;
+//! never the listed hash, and nothing about other entries. A wrong item fails the whole request
+//! with a 400 naming its index, so a client never mistakes a typo for "not listed".
+
+use crate::auth::Auth;
+use crate::error::{ApiError, Code};
+use crate::{AppState, unavailable};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use index::{HashKind, Key};
+use lists::check::Match;
+use lists::{Action, AuditRecord};
+use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckRequest {
+    hashes: Vec<HashItem>,
+    #[serde(default)]
+    max_distance: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HashItem {
+    #[serde(rename = "type")]
+    kind: String,
+    value: String,
+}
+
+/// One list a hash matched.
+#[derive(Serialize)]
+pub(crate) struct MatchOut {
+    list_id: i64,
+    list: String,
+    category: String,
+    list_version: i64,
+    distance: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hash_type: Option<&'static str>,
+}
+
+impl MatchOut {
+    fn from(m: &Match, hash_type: Option<&'static str>) -> MatchOut {
+        MatchOut {
+            list_id: m.list.id,
+            list: m.list.name.clone(),
+            category: m.list.category.to_string(),
+            list_version: m.list.version,
+            distance: m.distance,
+            hash_type,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct CheckResult {
+    matched: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    matches: Vec<MatchOut>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct CheckResponse {
+    results: Vec<CheckResult>,
+    index_seq: i64,
+}
+
+/// Parses a JSON body with our error codes (axum's own rejections have none).
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !ct.is_empty() && !ct.starts_with("application/json") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::UnsupportedMediaType,
+            format!("send JSON (Content-Type: application/json), not {ct:?}"),
+        ));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad(Code::MalformedJson, format!("the body is not valid: {e}")))
+}
+
+fn radius(state: &AppState, asked: Option<u32>) -> Result<u32, ApiError> {
+    let r = asked.unwrap_or(state.config.default_radius);
+    if r > state.config.max_radius || r > index::MAX_RADIUS {
+        return Err(ApiError::bad(
+            Code::RadiusTooLarge,
+            format!(
+                "max_distance {r} is above this server's cap of {}",
+                state.config.max_radius.min(index::MAX_RADIUS)
+            ),
+        ));
+    }
+    Ok(r)
+}
+
+fn rate_check(state: &AppState, auth: &Auth, cells: usize) -> Result<(), ApiError> {
+    let rate = auth.rate_per_sec.unwrap_or(state.config.default_rate);
+    let burst = u32::try_from(state.config.max_batch)
+        .unwrap_or(u32::MAX)
+        .max(rate);
+    state.limits.take(
+        &auth.principal.key_id,
+        rate,
+        burst,
+        u32::try_from(cells).unwrap_or(u32::MAX),
+    )
+}
+
+/// `POST /v1/check`.
+pub(crate) async fn check(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<CheckResponse>, ApiError> {
+    auth.require(Action::Check)?;
+    let req: CheckRequest = parse_json(&headers, &body)?;
+    if req.hashes.is_empty() {
+        return Err(ApiError::bad(Code::EmptyBatch, "`hashes` is empty"));
+    }
+    if req.hashes.len() > state.config.max_batch {
+        return Err(ApiError::bad(
+            Code::BatchTooLarge,
+            format!(
+                "{} hashes; this server takes at most {} per request",
+                req.hashes.len(),
+                state.config.max_batch
+            ),
+        ));
+    }
+    let radius = radius(&state, req.max_distance)?;
+    let mut keys = Vec::with_capacity(req.hashes.len());
+    for (i, item) in req.hashes.iter().enumerate() {
+        let kind = HashKind::from_str(&item.kind).map_err(|_| {
+            ApiError::bad(
+                Code::UnknownHashType,
+                format!(
+                    "hashes[{i}]: unknown type {:?} (md5, sha1, sha256 or pdq)",
+                    item.kind
+                ),
+            )
+            .at(i)
+        })?;
+        let key = Key::parse_hex(kind, item.value.trim())
+            .map_err(|e| ApiError::bad(Code::InvalidHash, format!("hashes[{i}]: {e}")).at(i))?;
+        keys.push(key);
+    }
+    rate_check(&state, &auth, keys.len())?;
+
+    let snap = state.live.snapshot();
+    let mut results = Vec::with_capacity(keys.len());
+    let mut found = Vec::new();
+    let mut audit_matches = Vec::new();
+    let mut n_matched = 0;
+    for (i, key) in keys.iter().enumerate() {
+        snap.check(key, radius, &mut found);
+        metrics::counter!("schoon_checked_hashes_total", "type" => key.kind().name()).increment(1);
+        if !found.is_empty() {
+            n_matched += 1;
+            audit_matches.push(serde_json::json!({
+                "i": i,
+                "type": key.kind().name(),
+                "hash": key.to_hex(),
+                "lists": found.iter().map(|m| serde_json::json!({"id": m.list.id, "version": m.list.version, "distance": m.distance})).collect::<Vec<_>>(),
+            }));
+        }
+        results.push(CheckResult {
+            matched: !found.is_empty(),
+            matches: found.iter().map(|m| MatchOut::from(m, None)).collect(),
+        });
+    }
+    metrics::counter!("schoon_matched_hashes_total").increment(n_matched);
+    let mut detail =
+        serde_json::json!({ "radius": radius, "index_seq": snap.seq, "matches": audit_matches });
+    if state.config.audit_all_hashes {
+        detail["hashes"] = keys
+            .iter()
+            .map(|k| serde_json::json!([k.kind().name(), k.to_hex()]))
+            .collect();
+    }
+    state
+        .audit
+        .record(AuditRecord {
+            at: lists::Millis::now(),
+            key_id: auth.principal.key_id.clone(),
+            org_id: auth.principal.org_id,
+            action: "check".into(),
+            count: keys.len() as i64,
+            matches: n_matched as i64,
+            detail: detail.to_string(),
+        })
+        .await;
+    Ok(Json(CheckResponse {
+        results,
+        index_seq: snap.seq,
+    }))
+}
+
+#[derive(Serialize)]
+pub(crate) struct ImageResponse {
+    matched: bool,
+    matches: Vec<MatchOut>,
+    hashes: ImageHashes,
+    index_seq: i64,
+}
+
+#[derive(Serialize)]
+struct ImageHashes {
+    md5: String,
+    sha1: String,
+    sha256: String,
+    pdq: Option<String>,
+    pdq_quality: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pdq_error: Option<String>,
+    format: Option<&'static str>,
+    width: Option<usize>,
+    height: Option<usize>,
+}
+
+/// `POST /v1/check/image`: the body is the image's bytes. They are hashed in memory and
+/// dropped at the end of the request; nothing is written anywhere.
+pub(crate) async fn check_image(
+    State(state): State<AppState>,
+    auth: Auth,
+    body: Bytes,
+) -> Result<Json<ImageResponse>, ApiError> {
+    auth.require(Action::Check)?;
+    if body.is_empty() {
+        return Err(ApiError::bad(
+            Code::UnreadableImage,
+            "the body is empty; send the image's bytes",
+        ));
+    }
+    rate_check(&state, &auth, 4)?;
+    let radius = radius(&state, None)?;
+    let _permit = state
+        .image_permits
+        .acquire()
+        .await
+        .map_err(|_| unavailable())?;
+    let (digests, perceptual) = tokio::task::spawn_blocking(move || {
+        let digests = digest::digest(&body);
+        let perceptual = media::decode_rgb(&body, &media::Limits::DEFAULT)
+            .map_err(|e| e.to_string())
+            .and_then(|img| {
+                let px = pdq::Pixels::rgb(&img.data, img.width, img.height)
+                    .map_err(|e| e.to_string())?;
+                Ok((
+                    pdq::Hasher::new().hash(&px),
+                    img.format,
+                    img.width,
+                    img.height,
+                ))
+            });
+        drop(body);
+        (digests, perceptual)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    metrics::counter!("schoon_checked_images_total").increment(1);
+    let mut queries = vec![
+        (Key::new(HashKind::Md5, &digests.md5), "md5"),
+        (Key::new(HashKind::Sha1, &digests.sha1), "sha1"),
+        (Key::new(HashKind::Sha256, &digests.sha256), "sha256"),
+    ];
+    let mut hashes = ImageHashes {
+        md5: hex::encode(digests.md5),
+        sha1: hex::encode(digests.sha1),
+        sha256: hex::encode(digests.sha256),
+        pdq: None,
+        pdq_quality: None,
+        pdq_error: None,
+        format: None,
+        width: None,
+        height: None,
+    };
+    match &perceptual {
+        Ok((p, format, width, height)) => {
+            queries.push((Ok(Key::pdq(*p.hash.as_bytes())), "pdq"));
+            hashes.pdq = Some(p.hash.to_hex());
+            hashes.pdq_quality = Some(p.quality);
+            hashes.format = Some(format.name());
+            hashes.width = Some(*width);
+            hashes.height = Some(*height);
+        }
+        Err(e) => hashes.pdq_error = Some(format!("not hashed perceptually: {e}")),
+    }
+    let snap = state.live.snapshot();
+    let mut matches = Vec::new();
+    let mut found = Vec::new();
+    for (key, name) in queries {
+        let key = key.map_err(ApiError::internal)?;
+        snap.check(&key, radius, &mut found);
+        matches.extend(found.iter().map(|m| MatchOut::from(m, Some(name))));
+    }
+    let detail = serde_json::json!({
+        "radius": radius,
+        "index_seq": snap.seq,
+        "matches": matches.iter().map(|m| serde_json::json!({"id": m.list_id, "version": m.list_version, "distance": m.distance, "type": m.hash_type})).collect::<Vec<_>>(),
+        "hashes": if !matches.is_empty() || state.config.audit_all_hashes {
+            serde_json::json!({"md5": hashes.md5, "sha256": hashes.sha256, "pdq": hashes.pdq})
+        } else { serde_json::Value::Null },
+    });
+    state
+        .audit
+        .record(AuditRecord {
+            at: lists::Millis::now(),
+            key_id: auth.principal.key_id.clone(),
+            org_id: auth.principal.org_id,
+            action: "check_image".into(),
+            count: 1,
+            matches: i64::from(!matches.is_empty()),
+            detail: detail.to_string(),
+        })
+        .await;
+    Ok(Json(ImageResponse {
+        matched: !matches.is_empty(),
+        matches,
+        hashes,
+        index_seq: snap.seq,
+    }))
+}

@@ -1,0 +1,231 @@
+//! Administration (organisations, keys, the audit log) and the operational endpoints
+//! (`/healthz`, `/metrics`).
+
+use crate::AppState;
+use crate::auth::Auth;
+use crate::check::parse_json;
+use crate::error::ApiError;
+use crate::extract::{ApiPath, ApiQuery};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use lists::keys::NewKey;
+use lists::{Action, ApiKey, ApiKeyInfo, AuditRecord, OrgKind, Organisation, Role};
+use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateOrg {
+    name: String,
+    kind: String,
+}
+
+/// `POST /v1/orgs`.
+pub(crate) async fn create_org(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Organisation>), ApiError> {
+    auth.require(Action::Administer)?;
+    let req: CreateOrg = parse_json(&headers, &body)?;
+    let kind = OrgKind::from_str(&req.kind)?;
+    let org = state.store.create_org(&req.name, kind).await?;
+    Ok((StatusCode::CREATED, Json(org)))
+}
+
+/// `GET /v1/orgs`.
+pub(crate) async fn list_orgs(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> Result<Json<Vec<Organisation>>, ApiError> {
+    auth.require(Action::Administer)?;
+    Ok(Json(state.store.orgs().await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateKey {
+    org_id: i64,
+    role: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    rate_per_sec: Option<u32>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct CreatedKey {
+    /// The whole key: shown this once, never stored.
+    key: String,
+    #[serde(flatten)]
+    info: ApiKeyInfo,
+}
+
+/// `POST /v1/keys`: the answer holds the key itself, once.
+pub(crate) async fn create_key(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
+    auth.require(Action::Administer)?;
+    let req: CreateKey = parse_json(&headers, &body)?;
+    let role = Role::from_str(&req.role)?;
+    state.store.org(req.org_id).await?;
+    let new = NewKey::generate()?;
+    let key = ApiKey {
+        id: new.id.clone(),
+        org_id: req.org_id,
+        role,
+        name: req.name,
+        secret_sha256: new.secret_sha256,
+        rate_per_sec: req.rate_per_sec,
+        created_at: lists::Millis::now(),
+        revoked_at: None,
+    };
+    state.store.insert_key(&key).await?;
+    state
+        .audit
+        .record(AuditRecord {
+            at: lists::Millis::now(),
+            key_id: auth.principal.key_id.clone(),
+            org_id: auth.principal.org_id,
+            action: "key_create".into(),
+            count: 1,
+            matches: 0,
+            detail: serde_json::json!({"key": key.id, "role": role.name(), "org": key.org_id})
+                .to_string(),
+        })
+        .await;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedKey {
+            key: new.token().to_string(),
+            info: ApiKeyInfo::from(&key),
+        }),
+    ))
+}
+
+/// `GET /v1/keys`: never the secrets.
+pub(crate) async fn list_keys(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> Result<Json<Vec<ApiKeyInfo>>, ApiError> {
+    auth.require(Action::Administer)?;
+    Ok(Json(
+        state
+            .store
+            .keys()
+            .await?
+            .iter()
+            .map(ApiKeyInfo::from)
+            .collect(),
+    ))
+}
+
+/// `DELETE /v1/keys/{id}`: revokes (the key stays listed, with its revocation time).
+pub(crate) async fn revoke_key(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<ApiKeyInfo>, ApiError> {
+    auth.require(Action::Administer)?;
+    let key = state.store.revoke_key(&id).await?;
+    state.keys.forget(&id);
+    state
+        .audit
+        .record(AuditRecord {
+            at: lists::Millis::now(),
+            key_id: auth.principal.key_id.clone(),
+            org_id: auth.principal.org_id,
+            action: "key_revoke".into(),
+            count: 1,
+            matches: 0,
+            detail: serde_json::json!({"key": id}).to_string(),
+        })
+        .await;
+    Ok(Json(ApiKeyInfo::from(&key)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditQuery {
+    #[serde(default)]
+    before: Option<i64>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct AuditOut {
+    id: i64,
+    at: String,
+    #[serde(flatten)]
+    record: AuditRecord,
+}
+
+/// `GET /v1/audit?before=ID&limit=N`: newest first.
+pub(crate) async fn audit(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Result<Json<Vec<AuditOut>>, ApiError> {
+    auth.require(Action::Administer)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let rows = state.store.audit(q.before, limit).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|(id, record)| AuditOut {
+                id,
+                at: record.at.rfc3339(),
+                record,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Serialize)]
+pub(crate) struct Health {
+    status: &'static str,
+    backend: &'static str,
+    index_seq: i64,
+    entries: usize,
+}
+
+/// `GET /healthz`: no key needed; says nothing about the lists beyond their total size.
+pub(crate) async fn healthz(State(state): State<AppState>) -> Json<Health> {
+    let snap = state.live.snapshot();
+    Json(Health {
+        status: "ok",
+        backend: state.store.backend(),
+        index_seq: snap.seq,
+        entries: snap.index.len(),
+    })
+}
+
+/// `GET /metrics`: Prometheus text. Admin keys only, unless the operator made it public.
+pub(crate) async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if !state.config.metrics_public {
+        let header = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let (principal, _) = state
+            .keys
+            .authenticate(state.store.as_ref(), header)
+            .await?;
+        principal.require(Action::Administer)?;
+    }
+    crate::record_index_gauges(&state.live);
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response())
+}

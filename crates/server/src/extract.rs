@@ -1,0 +1,31 @@
+//! `Path` and `Query` extractors whose rejections are [`ApiError`]s with stable codes
+//! (axum's own answer with plain text).
+
+use crate::error::{ApiError, Code};
+use axum::extract::FromRequestParts;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+
+/// [`axum::extract::Path`] with JSON errors.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+/// [`axum::extract::Query`] with JSON errors.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+impl From<PathRejection> for ApiError {
+    fn from(e: PathRejection) -> ApiError {
+        ApiError::bad(Code::InvalidRequest, format!("bad path: {}", e.body_text()))
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(e: QueryRejection) -> ApiError {
+        ApiError::bad(
+            Code::InvalidRequest,
+            format!("bad query string: {}", e.body_text()),
+        )
+    }
+}
