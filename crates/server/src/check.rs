@@ -16,9 +16,9 @@
 
 use crate::auth::Auth;
 use crate::error::{ApiError, Code};
+use crate::extract::ApiBytes;
 use crate::{AppState, unavailable};
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use index::{HashKind, Key};
@@ -133,7 +133,7 @@ pub(crate) async fn check(
     State(state): State<AppState>,
     auth: Auth,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> Result<Json<CheckResponse>, ApiError> {
     auth.require(Action::Check)?;
     let req: CheckRequest = parse_json(&headers, &body)?;
@@ -245,7 +245,7 @@ struct ImageHashes {
 pub(crate) async fn check_image(
     State(state): State<AppState>,
     auth: Auth,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> Result<Json<ImageResponse>, ApiError> {
     auth.require(Action::Check)?;
     if body.is_empty() {

@@ -5,9 +5,8 @@ use crate::AppState;
 use crate::auth::Auth;
 use crate::check::parse_json;
 use crate::error::ApiError;
-use crate::extract::{ApiPath, ApiQuery};
+use crate::extract::{ApiBytes, ApiPath, ApiQuery};
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -28,7 +27,7 @@ pub(crate) async fn create_org(
     State(state): State<AppState>,
     auth: Auth,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> Result<(StatusCode, Json<Organisation>), ApiError> {
     auth.require(Action::Administer)?;
     let req: CreateOrg = parse_json(&headers, &body)?;
@@ -70,7 +69,7 @@ pub(crate) async fn create_key(
     State(state): State<AppState>,
     auth: Auth,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
     auth.require(Action::Administer)?;
     let req: CreateKey = parse_json(&headers, &body)?;

@@ -29,3 +29,28 @@ impl From<QueryRejection> for ApiError {
         )
     }
 }
+
+/// The request body as bytes, with a JSON 413 when it is over the route's limit.
+#[derive(Debug)]
+pub struct ApiBytes(pub axum::body::Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for ApiBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(ApiBytes)
+            .map_err(|e| {
+                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        e.status(),
+                        Code::PayloadTooLarge,
+                        "the body is larger than this endpoint accepts",
+                    )
+                } else {
+                    ApiError::bad(Code::InvalidRequest, e.body_text())
+                }
+            })
+    }
+}

@@ -5,7 +5,7 @@ use crate::AppState;
 use crate::auth::Auth;
 use crate::check::parse_json;
 use crate::error::{ApiError, Code};
-use crate::extract::{ApiPath, ApiQuery};
+use crate::extract::{ApiBytes, ApiPath, ApiQuery};
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -97,7 +97,7 @@ pub(crate) async fn create_list(
     State(state): State<AppState>,
     auth: Auth,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> Result<(StatusCode, Json<ListOut>), ApiError> {
     let req: CreateList = parse_json(&headers, &body)?;
     let owner = req.owner_org_id.unwrap_or(auth.principal.org_id);
