@@ -25,6 +25,7 @@ pub const PAGE: u32 = 100_000;
 #[derive(Debug)]
 pub struct LiveIndex {
     current: ArcSwap<Snapshot>,
+    wake: tokio::sync::Notify,
 }
 
 fn list_id(id: i64) -> Result<ListId> {
@@ -52,6 +53,7 @@ impl LiveIndex {
     pub fn empty() -> LiveIndex {
         LiveIndex {
             current: ArcSwap::from_pointee(Snapshot::empty()),
+            wake: tokio::sync::Notify::new(),
         }
     }
 
@@ -79,7 +81,14 @@ impl LiveIndex {
             .map_err(|e| Error::Internal(format!("index build failed: {e}")))?;
         Ok(LiveIndex {
             current: ArcSwap::from_pointee(Snapshot { index, lists, seq }),
+            wake: tokio::sync::Notify::new(),
         })
+    }
+
+    /// Makes [`LiveIndex::follow`] look for changes now, without waiting for a notification
+    /// or the poll interval (called after a change made through this process).
+    pub fn wake(&self) {
+        self.wake.notify_one();
     }
 
     /// The current snapshot. Hold it for the length of one request.
@@ -153,7 +162,10 @@ impl LiveIndex {
                     tokio::time::sleep(poll).await;
                 }
             }
-            store.wait_for_change(poll).await;
+            tokio::select! {
+                () = store.wait_for_change(poll) => {}
+                () = self.wake.notified() => {}
+            }
         }
     }
 }

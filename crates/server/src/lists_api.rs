@@ -245,6 +245,9 @@ pub(crate) async fn import(
         .store
         .import(id, mode, &auth.principal.key_id, &note, &mut source)
         .await?;
+    if outcome.version.is_some() {
+        state.live.wake();
+    }
     state
         .audit
         .record(AuditRecord {
