@@ -6,6 +6,8 @@
 #                 exactly as Pillow and Meta's tooling do (Debian's libturbojpeg is 2.1, too old)
 #   pkg-config    used by -sys crates' build scripts
 #   python3-venv  the virtual environment of the peer benchmarks (bench/run.sh)
+#   postgresql    the server binaries (initdb, pg_ctl under /usr/lib/postgresql/*/bin) that the
+#                 tests start throwaway PostgreSQL servers from; no cluster is created or started
 set -euo pipefail
 
 need=()
@@ -14,6 +16,7 @@ command -v nasm >/dev/null 2>&1 || need+=(nasm)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 
 if ((${#need[@]})); then
   echo "setup: installing ${need[*]} with apt" >&2
