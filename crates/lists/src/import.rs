@@ -10,7 +10,9 @@
 //!   after the hash type (`md5`, `sha1`, `sha256` or `pdq`), or a `type` column names each
 //!   row's type and a `hash` column holds the value. Optional columns: `quality` (PDQ quality,
 //!   0-100) and `ref` (an external reference id, also spelled `id`, `external_id` or
-//!   `reference`). Other column names are an error, so a typo is not silently ignored.
+//!   `reference`). An `added_version` column (what `schoon lists export` writes) is read and
+//!   ignored, so an export imports again as it is. Other column names are an error, so a typo
+//!   is not silently ignored. Fields may be quoted as in CSV (`"a,b"`, `"say ""hi"""`).
 //!
 //!   ```text
 //!   pdq,quality,ref
@@ -35,6 +37,7 @@
 
 use index::{HashKind, Key};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -161,6 +164,7 @@ impl Parser {
         };
         if let Shape::Unknown = self.shape {
             let first = split(trimmed, delimiter_of(trimmed))
+                .into_iter()
                 .next()
                 .unwrap_or_default();
             if first.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -194,14 +198,14 @@ impl Parser {
                 ext_ref,
                 width,
             } => {
-                let fields: Vec<&str> = split(trimmed, *delimiter).collect();
+                let fields = split(trimmed, *delimiter);
                 if fields.len() > *width {
                     return Err(err(format!(
                         "{} fields, but the header names {width}",
                         fields.len()
                     )));
                 }
-                let field = |i: usize| fields.get(i).copied().unwrap_or("");
+                let field = |i: usize| fields.get(i).map(|f| f.as_ref()).unwrap_or("");
                 let kind = match (kind, kind_col) {
                     (Some(k), _) => *k,
                     (None, Some(c)) => HashKind::from_str(field(*c))
@@ -249,8 +253,56 @@ fn unquote(s: &str) -> &str {
         .trim()
 }
 
-fn split(line: &str, delimiter: char) -> impl Iterator<Item = &str> {
-    line.split(delimiter).map(unquote)
+/// Splits a line into trimmed fields. A field that starts with `"` runs to the closing quote,
+/// delimiters included, and `""` inside it is one `"` (RFC 4180); a stray quote elsewhere is
+/// kept as it is.
+fn split(line: &str, delimiter: char) -> Vec<Cow<'_, str>> {
+    let mut fields = Vec::new();
+    let mut rest = line;
+    loop {
+        let Some(quoted) = rest.trim_start().strip_prefix('"') else {
+            match rest.split_once(delimiter) {
+                Some((field, next)) => {
+                    fields.push(Cow::Borrowed(field.trim()));
+                    rest = next;
+                    continue;
+                }
+                None => {
+                    fields.push(Cow::Borrowed(rest.trim()));
+                    return fields;
+                }
+            }
+        };
+        let mut value = String::new();
+        let mut chars = quoted.char_indices();
+        let mut after = None;
+        while let Some((i, c)) = chars.next() {
+            if c != '"' {
+                value.push(c);
+            } else if quoted[i + 1..].starts_with('"') {
+                value.push('"');
+                chars.next();
+            } else {
+                after = Some(&quoted[i + 1..]);
+                break;
+            }
+        }
+        // An unclosed quote takes the rest of the line; text between a closing quote and the
+        // delimiter is kept, leniently.
+        let next = after.and_then(|after| {
+            let (tail, next) = match after.split_once(delimiter) {
+                Some((tail, next)) => (tail, Some(next)),
+                None => (after, None),
+            };
+            value.push_str(tail);
+            next
+        });
+        fields.push(Cow::Owned(value.trim().to_string()));
+        match next {
+            Some(next) => rest = next,
+            None => return fields,
+        }
+    }
 }
 
 fn guess_kind(value: &str) -> Result<HashKind, String> {
@@ -274,8 +326,9 @@ fn header(line: &str) -> Result<Shape, String> {
     let mut kind_col = None;
     let mut quality = None;
     let mut ext_ref = None;
+    let mut added_version = None;
     let mut width = 0;
-    for (i, name) in split(line, delimiter).enumerate() {
+    for (i, name) in split(line, delimiter).into_iter().enumerate() {
         width += 1;
         let lower = name.to_ascii_lowercase();
         let slot = match lower.as_str() {
@@ -283,6 +336,8 @@ fn header(line: &str) -> Result<Shape, String> {
             "hash" | "value" => &mut hash,
             "quality" => &mut quality,
             "ref" | "id" | "external_id" | "reference" => &mut ext_ref,
+            // Written by exports; an import makes its own versions.
+            "added_version" => &mut added_version,
             other => match HashKind::from_str(other) {
                 Ok(k) => {
                     if kind.is_some() {
@@ -296,7 +351,7 @@ fn header(line: &str) -> Result<Shape, String> {
                 }
                 Err(_) => {
                     return Err(format!(
-                        "unknown column {name:?} in the header (expected md5, sha1, sha256, pdq, type, hash, quality, ref)"
+                        "unknown column {name:?} in the header (expected md5, sha1, sha256, pdq, type, hash, quality, ref, added_version)"
                     ));
                 }
             },
@@ -381,6 +436,40 @@ mod tests {
         assert_eq!(r[0].clone().unwrap().unwrap().key.kind(), HashKind::Pdq);
         let r = rows(Some(HashKind::Pdq), "d41d8cd98f00b204e9800998ecf8427e");
         assert_eq!(r[0].clone().unwrap_err().line, 1);
+    }
+
+    #[test]
+    fn exports_read_back_with_quoted_fields_and_added_version() {
+        let text = format!(
+            "type,hash,quality,ref,added_version\npdq,{PDQ},90,\"case 7, frame \"\"a\"\"\",3\nmd5,d41d8cd98f00b204e9800998ecf8427e,,,1\n"
+        );
+        let r = rows(None, &text);
+        assert_eq!(r[0], Ok(None));
+        let row = r[1].clone().unwrap().unwrap();
+        assert_eq!(row.key.to_hex(), PDQ);
+        assert_eq!(row.quality, Some(90));
+        assert_eq!(row.ext_ref.as_deref(), Some("case 7, frame \"a\""));
+        let row = r[2].clone().unwrap().unwrap();
+        assert_eq!(row.key.kind(), HashKind::Md5);
+        assert_eq!((row.quality, row.ext_ref), (None, None));
+    }
+
+    #[test]
+    fn split_follows_csv_quoting_and_stays_lenient() {
+        let s = |l| {
+            split(l, ',')
+                .into_iter()
+                .map(|f| f.into_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(s("a, b ,c"), ["a", "b", "c"]);
+        assert_eq!(s("\"a,b\",c"), ["a,b", "c"]);
+        assert_eq!(s("\"\"\"\",x"), ["\"", "x"]);
+        assert_eq!(s("a\"b,c"), ["a\"b", "c"]);
+        assert_eq!(s("\"ab\"cd,e"), ["abcd", "e"]);
+        assert_eq!(s("\"open,x"), ["open,x"]);
+        assert_eq!(s("a,"), ["a", ""]);
+        assert_eq!(s("a,\"\""), ["a", ""]);
     }
 
     #[test]
