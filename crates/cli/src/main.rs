@@ -1,13 +1,17 @@
 //! `schoon`: the one binary of Schoon. This file only parses arguments and maps results to exit
-//! codes; the work happens in the library crates (`pdq`, `media`, `digest`).
+//! codes; the work happens in the library crates (`pdq`, `media`, `digest`, `lists`, `store`).
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod admin;
 mod bench;
+mod db;
 mod filehash;
 mod hash;
+mod hashlists;
+mod import;
 mod output;
 mod size;
 
@@ -33,16 +37,30 @@ enum Command {
     Hash(hash::HashArgs),
     /// Time decoding, PDQ and the digests on one core, stage by stage.
     Bench(bench::BenchArgs),
+    /// Organisations: the police services, hotlines and hosters that keys and lists belong to.
+    Orgs(admin::OrgsArgs),
+    /// API keys: create (shown once), list, revoke.
+    Keys(admin::KeysArgs),
+    /// Hash lists: create, list, show, import, export, history.
+    Lists(hashlists::ListsArgs),
+}
+
+/// 0 when everything went well, 1 when some file, row or line failed.
+fn status(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Hash(args) => Ok(if hash::run(&args)? {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        }),
+        Command::Hash(args) => hash::run(&args).map(status),
         Command::Bench(args) => bench::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Orgs(args) => db::block_on(admin::orgs(args))?.map(|()| ExitCode::SUCCESS),
+        Command::Keys(args) => db::block_on(admin::keys(args))?.map(|()| ExitCode::SUCCESS),
+        Command::Lists(args) => db::block_on(hashlists::run(args))?.map(status),
     }
 }
 
