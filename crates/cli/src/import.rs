@@ -143,7 +143,11 @@ impl Progress {
 
     fn end_of_input(&self, lines: u64) {
         match self {
-            Progress::Bar(pb) => pb.set_message(format!("{lines} lines; writing the new version")),
+            Progress::Bar(pb) => {
+                pb.set_message(format!("{lines} lines; writing the new version"));
+                // Publishing takes a while for big files: keep the spinner turning.
+                pb.enable_steady_tick(std::time::Duration::from_millis(200));
+            }
             Progress::Plain => {
                 eprintln!("import: {lines} lines read, end of input; writing the new version")
             }
