@@ -13,6 +13,7 @@ mod hash;
 mod hashlists;
 mod import;
 mod output;
+mod serve;
 mod size;
 
 /// Schoon keeps the internet clean of known illegal images: it hashes files (exact digests and
@@ -37,6 +38,8 @@ enum Command {
     Hash(hash::HashArgs),
     /// Time decoding, PDQ and the digests on one core, stage by stage.
     Bench(bench::BenchArgs),
+    /// Serve the hash-check API (checks for hosters, list management, keys, audit).
+    Serve(serve::ServeArgs),
     /// Organisations: the police services, hotlines and hosters that keys and lists belong to.
     Orgs(admin::OrgsArgs),
     /// API keys: create (shown once), list, revoke.
@@ -58,6 +61,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Hash(args) => hash::run(&args).map(status),
         Command::Bench(args) => bench::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => db::block_on(serve::run(args))?.map(|()| ExitCode::SUCCESS),
         Command::Orgs(args) => db::block_on(admin::orgs(args))?.map(|()| ExitCode::SUCCESS),
         Command::Keys(args) => db::block_on(admin::keys(args))?.map(|()| ExitCode::SUCCESS),
         Command::Lists(args) => db::block_on(hashlists::run(args))?.map(status),

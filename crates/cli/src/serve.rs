@@ -1,0 +1,302 @@
+//! `schoon serve`: the hash-check service.
+//!
+//! Opens the store, loads every live list entry into the in-memory index, starts the task that
+//! follows list changes (its own and other replicas'), and serves the API until SIGINT or
+//! SIGTERM; then it drains connections and flushes the audit log.
+
+use crate::db::DbArgs;
+use crate::filehash::{Options, Perceptual, Worker};
+use anyhow::{Context, Result};
+use index::{HashKind, Key};
+use lists::import::{Mode, Row};
+use lists::keys::NewKey;
+use lists::live::LiveIndex;
+use lists::store::VecSource;
+use lists::{ApiKey, Category, Millis, NewList, OrgKind, Role, Store};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Serve the hash-check API.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  schoon serve                                   # SQLite file ./schoon.db on 127.0.0.1:8080
+  schoon serve --demo                            # plus demo lists and a hoster key, with a curl line
+  schoon serve --db postgres://schoon@db/schoon --listen 0.0.0.0:8080   # one of several replicas
+
+Every /v1 call needs `Authorization: Bearer <key>`; make the first admin key with
+`schoon keys create --org Operator --create-org operator --role admin`.
+The API is described at /openapi.json; /healthz needs no key; /metrics needs an admin key
+unless --metrics-public.")]
+pub struct ServeArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Address to listen on. Port 0 picks a free port (printed at start).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// Create demo organisations, a demo list made from benign test images, and a hoster key
+    /// (when the database has no lists yet), and print a ready-to-paste curl check.
+    #[arg(long)]
+    demo: bool,
+    /// Images the demo list is made from.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "testdata/pdq-conformance/images/bridge-mods"
+    )]
+    demo_images: PathBuf,
+    /// Most hashes in one /v1/check request.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    max_batch: usize,
+    /// Largest PDQ distance a request may ask for (the default is 31).
+    #[arg(long, default_value_t = 40, value_name = "BITS")]
+    max_radius: u32,
+    /// Hashes per second per key, unless the key has its own rate; 0: no limit.
+    #[arg(long, default_value_t = 2000, value_name = "N")]
+    rate: u32,
+    /// Also write the non-matching hashes of every check to the audit log.
+    #[arg(long)]
+    audit_all_hashes: bool,
+    /// Serve /metrics without a key (for a Prometheus on a private network).
+    #[arg(long)]
+    metrics_public: bool,
+    /// How often to look for list changes when no notification comes (SQLite always polls).
+    #[arg(long, default_value = "2", value_name = "SECONDS")]
+    poll: f64,
+    /// Log format.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+}
+
+fn init_logging(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Runs the service until a signal.
+pub async fn run(args: ServeArgs) -> Result<()> {
+    init_logging(&args.log_format);
+    let store = args.db.open().await?;
+    tracing::info!(backend = store.backend(), "store open");
+    let demo_key = if args.demo {
+        demo(store.as_ref(), &args.demo_images).await?
+    } else {
+        None
+    };
+
+    let started = Instant::now();
+    let mut last_log = Instant::now();
+    let live = LiveIndex::load(store.as_ref(), |n| {
+        if last_log.elapsed() > Duration::from_secs(2) {
+            tracing::info!(entries = n, "loading the index");
+            last_log = Instant::now();
+        }
+    })
+    .await
+    .context("loading the index")?;
+    let live = Arc::new(live);
+    let snap = live.snapshot();
+    tracing::info!(
+        entries = snap.index.len(),
+        pdq = snap.index.count(HashKind::Pdq),
+        memory_mb = snap.index.memory_bytes() >> 20,
+        seq = snap.seq,
+        secs = format!("{:.1}", started.elapsed().as_secs_f64()),
+        "index ready"
+    );
+    server::record_index_gauges(&live);
+
+    let poll = Duration::from_secs_f64(args.poll.clamp(0.05, 3600.0));
+    let follower = tokio::spawn(Arc::clone(&live).follow(
+        Arc::clone(&store),
+        poll,
+        {
+            let live = Arc::clone(&live);
+            move |n, seq, took| {
+                tracing::info!(
+                    changes = n,
+                    seq,
+                    ms = took.as_millis() as u64,
+                    "index updated"
+                );
+                server::record_index_gauges(&live);
+            }
+        },
+        |e| tracing::error!(error = %e, "following list changes failed; retrying"),
+    ));
+
+    let config = server::Config {
+        max_batch: args.max_batch,
+        max_radius: args.max_radius,
+        default_rate: args.rate,
+        audit_all_hashes: args.audit_all_hashes,
+        metrics_public: args.metrics_public,
+        ..server::Config::default()
+    };
+    let (state, audit_writer) = server::AppState::new(Arc::clone(&store), live, config);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    // The line tests and scripts wait for.
+    println!("schoon: listening on http://{addr}");
+    if let Some((token, pdq, sample)) = demo_key {
+        println!(
+            "\nTry a check (a PDQ hash 4 bits away from a demo image):\n\n  curl -s http://{addr}/v1/check \\\n    -H 'Authorization: Bearer {token}' \\\n    -H 'Content-Type: application/json' \\\n    -d '{{\"hashes\": [{{\"type\": \"pdq\", \"value\": \"{pdq}\"}}]}}'\n\nor send an image:\n\n  curl -s http://{addr}/v1/check/image -H 'Authorization: Bearer {token}' --data-binary @{}\n",
+            sample.display()
+        );
+    }
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+
+    server::serve(listener, state, shutdown_signal())
+        .await
+        .context("serving")?;
+    follower.abort();
+    tracing::info!("stopped accepting; flushing the audit log");
+    audit_writer.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// Sets up the demo (once per database) and returns a fresh hoster key with a PDQ hash near
+/// a demo image.
+async fn demo(store: &dyn Store, images: &Path) -> Result<Option<(String, String, PathBuf)>> {
+    let org = match store.org_by_name("Demo Police").await {
+        Ok(o) => o,
+        Err(_) => store.create_org("Demo Police", OrgKind::Police).await?,
+    };
+    let hoster = match store.org_by_name("Demo Hoster").await {
+        Ok(o) => o,
+        Err(_) => store.create_org("Demo Hoster", OrgKind::Hoster).await?,
+    };
+    let list = match store.list_by_name("demo-benign-images").await {
+        Ok(l) => l,
+        Err(_) => store
+            .create_list(&NewList {
+                name: "demo-benign-images".into(),
+                owner_org_id: org.id,
+                category: Category::new("other")?,
+                description:
+                    "Demo list: hashes of benign test images from Meta's ThreatExchange repository"
+                        .into(),
+                source: format!("schoon serve --demo, from {}", images.display()),
+            })
+            .await?,
+    };
+    let mut near = None;
+    let mut sample = None;
+    if list.version == 0 {
+        let dir = images.to_path_buf();
+        let rows = tokio::task::spawn_blocking(move || hash_demo_images(&dir))
+            .await
+            .context("hashing the demo images")??;
+        let n = rows.len();
+        let out = store
+            .import(
+                list.id,
+                Mode::Add,
+                "demo",
+                "demo images",
+                &mut VecSource::new(rows),
+            )
+            .await?;
+        tracing::info!(images = n, added = out.added, "demo list created");
+    }
+    // A PDQ hash from the list, 4 bits away, for the curl example.
+    if let Some(row) = store
+        .export_page(list.id, None, 0, 1000)
+        .await?
+        .into_iter()
+        .find(|r| r.key.kind() == HashKind::Pdq)
+    {
+        sample = row.ext_ref.as_ref().map(|name| images.join(name));
+        let mut b = [0u8; 32];
+        b.copy_from_slice(row.key.as_bytes());
+        b[0] ^= 0b1001;
+        b[31] ^= 0b0110;
+        near = Some(hex_of(&b));
+    }
+    let new = NewKey::generate()?;
+    store
+        .insert_key(&ApiKey {
+            id: new.id.clone(),
+            org_id: hoster.id,
+            role: Role::Hoster,
+            name: "demo hoster key".into(),
+            secret_sha256: new.secret_sha256,
+            rate_per_sec: None,
+            created_at: Millis::now(),
+            revoked_at: None,
+        })
+        .await?;
+    Ok(near.map(|pdq| {
+        let sample = sample.unwrap_or_else(|| images.to_path_buf());
+        (new.token().to_string(), pdq, sample)
+    }))
+}
+
+fn hex_of(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn hash_demo_images(dir: &Path) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    let mut worker = Worker::default();
+    let opts = Options::default();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading the demo images in {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    paths.sort();
+    for path in paths {
+        let h = worker
+            .hash_path(&path, &opts)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let row = |key: Key, quality| Row {
+            key,
+            quality,
+            ext_ref: name.clone(),
+        };
+        rows.push(row(Key::new(HashKind::Md5, &h.digests.md5)?, None));
+        rows.push(row(Key::new(HashKind::Sha1, &h.digests.sha1)?, None));
+        rows.push(row(Key::new(HashKind::Sha256, &h.digests.sha256)?, None));
+        if let Perceptual::Hashed { pdq, .. } = h.perceptual {
+            rows.push(row(Key::pdq(*pdq.hash.as_bytes()), Some(pdq.quality)));
+        }
+    }
+    anyhow::ensure!(!rows.is_empty(), "no demo images in {}", dir.display());
+    Ok(rows)
+}

@@ -1,0 +1,245 @@
+//! Two `schoon serve` processes on one real PostgreSQL: both answer checks, and a list change
+//! made through one is visible in the other within seconds (LISTEN/NOTIFY; the replicas' poll
+//! interval is set far longer than the test's deadline, so polling cannot be what passes it).
+//! Also: the service on SQLite starts, answers, and stops cleanly on SIGTERM.
+
+use lists::keys::NewKey;
+use lists::{ApiKey, Category, Millis, NewList, OrgKind, Role, Store};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use store::testing::TempPostgres;
+
+/// A minimal HTTP/1.1 exchange on loopback (one request per connection).
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    ctype: &str,
+    body: &str,
+) -> (u16, Value) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let status = raw[9..12].parse().unwrap();
+    let (_, body) = raw.split_once("\r\n\r\n").unwrap();
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(Value::String(body.into())),
+    )
+}
+
+struct Replica {
+    child: Child,
+    addr: String,
+}
+
+impl Replica {
+    fn start(db: &str) -> Replica {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_schoon"))
+            .args([
+                "serve",
+                "--db",
+                db,
+                "--listen",
+                "127.0.0.1:0",
+                "--poll",
+                "600",
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("serve exited before listening")
+                .unwrap();
+            if let Some(url) = line.strip_prefix("schoon: listening on http://") {
+                break url.trim().to_string();
+            }
+        };
+        Replica { child, addr }
+    }
+
+    /// SIGTERM, then the exit status must be success (graceful shutdown).
+    fn stop(mut self) {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "serve exited with {status}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn key(store: &dyn Store, org: i64, role: Role) -> String {
+    let new = NewKey::generate().unwrap();
+    store
+        .insert_key(&ApiKey {
+            id: new.id.clone(),
+            org_id: org,
+            role,
+            name: format!("{role}"),
+            secret_sha256: new.secret_sha256,
+            rate_per_sec: None,
+            created_at: Millis::now(),
+            revoked_at: None,
+        })
+        .await
+        .unwrap();
+    new.token().to_string()
+}
+
+/// Sets up a police list manager, a hoster and an empty list; returns (manager, hoster, list).
+async fn bootstrap(url: &str) -> (String, String, i64) {
+    let store = store::open(url).await.unwrap();
+    let police = store.create_org("Police", OrgKind::Police).await.unwrap();
+    let hoster = store.create_org("Hoster", OrgKind::Hoster).await.unwrap();
+    let list = store
+        .create_list(&NewList {
+            name: "nl-test".into(),
+            owner_org_id: police.id,
+            category: Category::new("csam").unwrap(),
+            description: String::new(),
+            source: String::new(),
+        })
+        .await
+        .unwrap();
+    (
+        key(store.as_ref(), police.id, Role::ListManager).await,
+        key(store.as_ref(), hoster.id, Role::Hoster).await,
+        list.id,
+    )
+}
+
+fn check(addr: &str, token: &str, md5: &str) -> Value {
+    let body = json!({"hashes": [{"type": "md5", "value": md5}]}).to_string();
+    let (status, v) = http(addr, "POST", "/v1/check", token, "application/json", &body);
+    assert_eq!(status, 200, "{v}");
+    v["results"][0].clone()
+}
+
+/// Polls `addr` until the check's `matched` equals `want`; returns how long it took.
+fn wait_for(addr: &str, token: &str, md5: &str, want: bool) -> Duration {
+    let started = Instant::now();
+    loop {
+        if check(addr, token, md5)["matched"] == want {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "replica {addr} did not see the change within 5 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn two_replicas_on_postgres_see_each_others_changes() {
+    if TempPostgres::skipped() {
+        eprintln!("SCHOON_SKIP_PG=1: skipping");
+        return;
+    }
+    let pg = TempPostgres::start().expect("start PostgreSQL");
+    let url = pg.url();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (manager, hoster, list) = rt.block_on(bootstrap(&url));
+    let a = Replica::start(&url);
+    let b = Replica::start(&url);
+    let md5 = "0123456789abcdef0123456789abcdef";
+    for r in [&a, &b] {
+        assert_eq!(check(&r.addr, &hoster, md5)["matched"], false);
+    }
+
+    // Add through A; B must answer "matched" within seconds.
+    let (status, v) = http(
+        &a.addr,
+        "POST",
+        &format!("/v1/lists/{list}/import?type=md5"),
+        &manager,
+        "text/plain",
+        &format!("{md5}\n"),
+    );
+    assert_eq!(status, 200, "{v}");
+    let took = wait_for(&b.addr, &hoster, md5, true);
+    eprintln!("replica B saw the addition after {took:?}");
+    assert_eq!(
+        check(&b.addr, &hoster, md5)["matches"][0]["list_version"],
+        1
+    );
+    wait_for(&a.addr, &hoster, md5, true);
+
+    // Remove through B; A follows.
+    let (status, v) = http(
+        &b.addr,
+        "POST",
+        &format!("/v1/lists/{list}/import?type=md5&mode=remove"),
+        &manager,
+        "text/plain",
+        &format!("{md5}\n"),
+    );
+    assert_eq!(status, 200, "{v}");
+    let took = wait_for(&a.addr, &hoster, md5, false);
+    eprintln!("replica A saw the removal after {took:?}");
+
+    a.stop();
+    b.stop();
+}
+
+#[test]
+fn serve_on_sqlite_answers_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (manager, hoster, list) = rt.block_on(bootstrap(&url));
+    let r = Replica::start(&url);
+    let (status, v) = http(&r.addr, "GET", "/healthz", "", "text/plain", "");
+    assert_eq!((status, &v["backend"]), (200, &json!("sqlite")));
+    let md5 = "fedcba9876543210fedcba9876543210";
+    let (status, _) = http(
+        &r.addr,
+        "POST",
+        &format!("/v1/lists/{list}/import?type=md5"),
+        &manager,
+        "text/plain",
+        md5,
+    );
+    assert_eq!(status, 200);
+    // The follow loop is woken by the import itself: no need to wait for the (600 s) poll.
+    wait_for(&r.addr, &hoster, md5, true);
+    let (status, v) = http(&r.addr, "GET", "/metrics", "", "text/plain", "");
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (401, Some("unauthenticated"))
+    );
+    r.stop();
+}
