@@ -240,7 +240,7 @@ struct Delta {
     tombs: Vec<(Key, ListId)>,
     /// The PDQ part of `adds`, as words, for scanning; `pdq_add_lists[i]` is the list of
     /// `pdq_adds[i]`.
-    pdq_adds: Vec<Words>,
+    pdq_adds: Vec<pdq::Aligned>,
     pdq_add_lists: Vec<ListId>,
     /// The PDQ part of `tombs` as (position in the base's PDQ table, list), sorted.
     pdq_tombs: Vec<(u32, ListId)>,
@@ -251,7 +251,7 @@ impl Delta {
         let first_pdq = adds.partition_point(|(k, _)| k.kind() < HashKind::Pdq);
         let pdq_adds = adds[first_pdq..]
             .iter()
-            .map(|(k, _)| bytes_to_words(k.raw()))
+            .map(|(k, _)| pdq::Aligned(bytes_to_words(k.raw())))
             .collect();
         let pdq_add_lists = adds[first_pdq..].iter().map(|&(_, l)| l).collect();
         let first_pdq = tombs.partition_point(|(k, _)| k.kind() < HashKind::Pdq);

@@ -346,7 +346,8 @@ fn old_snapshots_are_unchanged_by_new_ones() {
 }
 
 /// Bytes per PDQ hash at 1 M random hashes, one list each. The 16 tables of bucket offsets
-/// (16 × 65 537 × 4 B ≈ 4.2 MB) are a fixed cost; the rest must fit the per-hash budget of
+/// (16 × 65 537 × 4 B ≈ 4.2 MB) and the slot-0 directory of the search filter (at most
+/// 2 × 65 536 × 2 B = 256 KB) are fixed costs; the rest must fit the per-hash budget of
 /// 32 (hash) + 60 (ids in slots 1..16) + 4 (lists) = 96 bytes, so 10 M hashes take
 /// ≤ 96.5 bytes each (BENCHMARKS.md has the measured 10 M figure).
 #[test]
@@ -358,13 +359,13 @@ fn memory_per_pdq_hash_fits_the_budget() {
             .map(|h| (Key::pdq(h), 1)),
     );
     assert_eq!(index.count(HashKind::Pdq), n);
-    let fixed = 16 * 65_537 * 4;
+    let fixed = 16 * 65_537 * 4 + 2 * 65_536 * 2;
     let bytes = index.memory_bytes();
-    let per_hash = (bytes - fixed) as f64 / n as f64;
+    let per_hash = bytes.saturating_sub(fixed) as f64 / n as f64;
     eprintln!(
-        "{bytes} bytes, {:.2} per hash, {per_hash:.2} beyond the offsets",
+        "{bytes} bytes, {:.2} per hash, {per_hash:.2} beyond the fixed tables",
         bytes as f64 / n as f64
     );
     assert!(per_hash <= 96.1, "{per_hash} bytes per hash");
-    assert!(((bytes - fixed) as f64 / n as f64) * 1.0 + fixed as f64 / 10e6 <= 100.0);
+    assert!(per_hash + fixed as f64 / 10e6 <= 100.0);
 }
