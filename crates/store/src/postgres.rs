@@ -51,6 +51,9 @@ impl PgStore {
         &self.pool
     }
 
+    /// Whether the staging insert uses `$N` placeholders.
+    const NUMBERED: bool = true;
+
     const STAGING_DDL: &'static str = "CREATE TEMP TABLE staging (kind BIGINT NOT NULL, hash BYTEA NOT NULL, \
          quality BIGINT, ext_ref TEXT, PRIMARY KEY (kind, hash))";
 

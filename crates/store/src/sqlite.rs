@@ -53,6 +53,9 @@ impl SqliteStore {
         &self.pool
     }
 
+    /// Whether the staging insert uses `$N` placeholders.
+    const NUMBERED: bool = false;
+
     const STAGING_DDL: &'static str = "CREATE TEMP TABLE staging (kind INTEGER NOT NULL, hash BLOB NOT NULL, \
          quality INTEGER, ext_ref TEXT, PRIMARY KEY (kind, hash)) WITHOUT ROWID";
 
