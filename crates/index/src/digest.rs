@@ -8,12 +8,18 @@
 use crate::lists::ListSetsBuilder;
 use crate::{ListId, Words};
 
-/// Sorted keys of `N` bytes, their list references, and a directory on the leading bits.
+/// A key and its list reference side by side: one cache miss finds both.
+#[derive(Clone, Copy, Debug)]
+struct Entry<const N: usize> {
+    key: [u8; N],
+    list: u32,
+}
+
+/// Sorted keys of `N` bytes with their list references, and a directory on the leading bits.
 #[derive(Debug)]
 pub(crate) struct DigestTable<const N: usize> {
-    keys: Vec<[u8; N]>,
-    refs: Vec<u32>,
-    /// `keys[dir[p]..dir[p + 1]]` are the keys whose leading `bits` bits equal `p`.
+    entries: Vec<Entry<N>>,
+    /// `entries[dir[p]..dir[p + 1]]` are the keys whose leading `bits` bits equal `p`.
     dir: Vec<u32>,
     bits: u32,
 }
@@ -21,8 +27,7 @@ pub(crate) struct DigestTable<const N: usize> {
 impl<const N: usize> Default for DigestTable<N> {
     fn default() -> Self {
         DigestTable {
-            keys: Vec::new(),
-            refs: Vec::new(),
+            entries: Vec::new(),
             dir: Vec::new(),
             bits: 0,
         }
@@ -39,67 +44,63 @@ fn prefix(key: &[u8], bits: u32) -> usize {
 impl<const N: usize> DigestTable<N> {
     /// Builds from `(key, list)` pairs sorted and deduplicated, keys in the leading `N` bytes of
     /// the words.
-    pub(crate) fn build(entries: &[(Words, ListId)], sets: &mut ListSetsBuilder) -> Self {
-        let mut keys: Vec<[u8; N]> = Vec::new();
-        let mut refs = Vec::new();
-        crate::for_each_group(entries, |words, lists| {
+    pub(crate) fn build(pairs: &[(Words, ListId)], sets: &mut ListSetsBuilder) -> Self {
+        let mut entries: Vec<Entry<N>> = Vec::new();
+        crate::for_each_group(pairs, |words, lists| {
             let bytes = crate::words_to_bytes(words);
-            keys.push(bytes[..N].try_into().expect("N <= 32"));
-            refs.push(sets.encode(lists));
+            let key = bytes[..N].try_into().expect("N <= 32");
+            entries.push(Entry {
+                key,
+                list: sets.encode(lists),
+            });
         });
-        if keys.is_empty() {
+        if entries.is_empty() {
             return DigestTable::default();
         }
-        keys.shrink_to_fit();
-        refs.shrink_to_fit();
+        entries.shrink_to_fit();
         // Average bucket of 2 to 4 keys: the directory costs 1 to 2 bytes per key.
-        let bits = match keys.len() {
+        let bits = match entries.len() {
             0..=3 => 0,
             n => (n.ilog2() - 1).min(24),
         };
         let mut dir = vec![0u32; (1usize << bits) + 1];
-        for k in &keys {
-            dir[prefix(k, bits) + 1] += 1;
+        for e in &entries {
+            dir[prefix(&e.key, bits) + 1] += 1;
         }
         for p in 1..dir.len() {
             dir[p] += dir[p - 1];
         }
-        DigestTable {
-            keys,
-            refs,
-            dir,
-            bits,
-        }
+        DigestTable { entries, dir, bits }
     }
 
     /// The position of `key` (`N` bytes), if present.
     #[inline]
     pub(crate) fn find(&self, key: &[u8]) -> Option<usize> {
-        if self.keys.is_empty() {
+        if self.entries.is_empty() {
             return None;
         }
         let p = prefix(key, self.bits);
         let (lo, hi) = (self.dir[p] as usize, self.dir[p + 1] as usize);
-        (lo..hi).find(|&i| self.keys[i][..] == *key)
+        (lo..hi).find(|&i| self.entries[i].key[..] == *key)
     }
 
     /// The list reference of the key at `i`.
     #[inline]
     pub(crate) fn list_ref(&self, i: usize) -> &u32 {
-        &self.refs[i]
+        &self.entries[i].list
     }
 
     /// The number of distinct keys.
     pub(crate) fn len(&self) -> usize {
-        self.keys.len()
+        self.entries.len()
     }
 
     /// The key at `i`.
     pub(crate) fn key(&self, i: usize) -> &[u8; N] {
-        &self.keys[i]
+        &self.entries[i].key
     }
 
     pub(crate) fn memory_bytes(&self) -> usize {
-        self.keys.capacity() * N + self.refs.capacity() * 4 + self.dir.capacity() * 4
+        self.entries.capacity() * size_of::<Entry<N>>() + self.dir.capacity() * 4
     }
 }

@@ -491,15 +491,17 @@ impl Index {
                 .filter(|&l| !self.delta.is_tomb(key, l)),
         );
         let adds = &self.delta.adds;
+        if adds.is_empty() {
+            return;
+        }
         let first = adds.partition_point(|(k, _)| k < key);
-        out.extend(
-            adds[first..]
-                .iter()
-                .take_while(|(k, _)| k == key)
-                .map(|&(_, l)| l),
-        );
+        let from_base = out.len();
+        let more = adds[first..].iter().take_while(|(k, _)| k == key);
+        out.extend(more.map(|&(_, l)| l));
         // Base and delta lists are disjoint and each sorted.
-        out.sort_unstable();
+        if from_base > 0 && out.len() > from_base {
+            out.sort_unstable();
+        }
     }
 
     /// PDQ radius search with 100 % recall: replaces the contents of `out` with one [`Hit`] for
