@@ -9,6 +9,8 @@ use rayon::prelude::*;
 
 /// Number of slots (16-bit pieces) a hash is cut into.
 pub(crate) const SLOTS: usize = 16;
+/// Bits in the [`Scratch`] bitmap of hashes seen (at most; 256 KB).
+const SEEN_BITS: usize = 1 << 21;
 /// Possible values of one slot.
 const BUCKETS: usize = 1 << 16;
 
@@ -222,7 +224,13 @@ impl PdqTable {
             return;
         }
         let masks = &PROBES[..PROBES_WITHIN[(radius / 16) as usize]];
-        let words = n.div_ceil(64);
+        // One bit per hash up to 2^21 hashes; beyond, hashes share bits (id mod 2^21). A shared
+        // bit can only make a hash look "seen again", which sends it to full verification: never
+        // a wrong answer, a few per cent more verifications at 10 M hashes, and a bitmap of
+        // 256 KB that stays in the L2 cache (measured: one bit per hash, 1.25 MB at 10 M, made
+        // its test-and-set the slowest step of the search).
+        let bits = n.next_power_of_two().clamp(64, scratch.seen_bits.max(64));
+        let (words, mask) = (bits / 64, (bits - 1) as u32);
         if scratch.seen.len() < words {
             scratch.seen.resize(words, 0);
         }
@@ -258,67 +266,63 @@ impl PdqTable {
             }
         }
         std::hint::black_box(touch);
-        // Mark each candidate in the bitmap and keep the ones not seen before in `cands`, the
-        // others (hashes found through several slots) in `again`, without a branch per id.
+        // Mark each candidate in the bitmap. The first time a hash is seen, keep it for
+        // verification if it may match (below); every later time, put it in `again`: a hash
+        // found through several slots is verified in full. No branch per id.
+        //
+        // Which first sightings may match: a hash first found in slot i >= 1 and in no other
+        // slot differs from the query by more than `radius / 16` bits in each of the other 15
+        // slots (else it would have been found there too), so its distance is at least
+        // d0 + 14 (radius / 16 + 1), where d0 is its exact distance in slot 0. d0 comes from the
+        // slot-0 tables, which stay in cache, instead of a read of 32 bytes out of 320 MB. At
+        // radius 31 that leaves ~1 % of them (d0 <= 3); below radius 14, none (a match must
+        // then show up in two slots). Hashes first found in slot 0 are all kept: they are read
+        // in sorted runs, so cheaply.
         let total = ranges
             .iter()
             .map(|&(lo, hi)| (hi - lo) as usize)
             .sum::<usize>();
         let seen = &mut scratch.seen[..words];
-        let (cands, again) = (&mut scratch.cands, &mut scratch.again);
-        cands.clear();
-        cands.resize(total, 0);
+        let (keep, again) = (&mut scratch.keep, &mut scratch.again);
+        keep.clear();
+        keep.resize(total, 0);
         again.clear();
         again.resize(total, 0);
-        let (mut len, mut dup) = (0, 0);
-        let mut mark = |id: u32, len: &mut usize, dup: &mut usize| {
-            let (w, bit) = ((id >> 6) as usize, 1u64 << (id & 63));
-            let old = seen[w];
-            seen[w] = old | bit;
-            let new = old & bit == 0;
-            cands[*len] = id;
-            *len += usize::from(new);
-            again[*dup] = id;
-            *dup += usize::from(!new);
-        };
+        let (mut kept, mut dup) = (0, 0);
         for &(lo, hi) in ranges0 {
             for id in lo..hi {
-                mark(id, &mut len, &mut dup);
+                let b = id & mask;
+                let (w, bit) = ((b >> 6) as usize, 1u64 << (b & 63));
+                let old = seen[w];
+                seen[w] = old | bit;
+                keep[kept] = id;
+                kept += usize::from(old & bit == 0);
+                again[dup] = id;
+                dup += usize::from(old & bit != 0);
             }
         }
-        let from_slot0 = len;
-        for (s, r) in self.slots.iter().zip(rest.chunks_exact(masks.len())) {
-            for &(lo, hi) in r {
-                for &id in &s.ids[lo as usize..hi as usize] {
-                    mark(id, &mut len, &mut dup);
-                }
-            }
-        }
-        cands.truncate(len);
+        // `d0 < below` may match; 0 rejects every single sighting.
+        let below = radius
+            .checked_sub(14 * (radius / 16 + 1))
+            .map_or(0, |l| l + 1);
+        let marks = Marks {
+            seen: &mut *seen,
+            keep: &mut keep[..],
+            kept,
+            again: &mut again[..],
+            dup,
+        };
+        let (kept, dup) = mark_slots(
+            &self.slots,
+            rest,
+            masks.len(),
+            self,
+            slot(q, 0),
+            below,
+            marks,
+        );
+        keep.truncate(kept);
         again.truncate(dup);
-        // Filter before the expensive random read of each hash. A candidate first found in slot
-        // i >= 1 and in no other slot differs from the query by more than `radius / 16` bits in
-        // each of the other 15 slots (else it would have been found there too), so its distance
-        // is at least d0 + 14 (radius / 16 + 1), where d0, its exact distance in slot 0, comes
-        // from the slot-0 tables in cache instead of a read of 32 bytes out of 320 MB. At radius
-        // 31 that rejects all but ~1 % of them (those with d0 <= 3). The candidates from slot 0
-        // (read in sorted runs, so cheaply) and those found again through another slot (near
-        // matches, mostly) are verified in full.
-        let keep = &mut scratch.keep;
-        keep.clear();
-        keep.extend_from_slice(&cands[..from_slot0]);
-        if let Some(limit) = radius.checked_sub(14 * (radius / 16 + 1)) {
-            let q0 = slot(q, 0);
-            filter(
-                &cands[from_slot0..],
-                &self.slot0,
-                &self.top,
-                self.top_shift,
-                q0,
-                limit,
-                keep,
-            );
-        }
         again.sort_unstable();
         again.dedup();
         keep.extend_from_slice(again);
@@ -335,41 +339,83 @@ impl PdqTable {
             }
         }
         found.truncate(n);
-        // Leave the bitmap clear for the next query: every set bit belongs to a candidate.
-        for &id in cands.iter() {
-            seen[(id >> 6) as usize] = 0;
+        // Leave the bitmap clear for the next query: every set bit belongs to a candidate. Read
+        // the buckets again (they are in cache) when that touches fewer words than clearing all.
+        if total < words {
+            for &(lo, hi) in ranges0 {
+                for id in lo..hi {
+                    seen[((id & mask) >> 6) as usize] = 0;
+                }
+            }
+            for (s, r) in self.slots.iter().zip(rest.chunks_exact(masks.len())) {
+                for &(lo, hi) in r {
+                    for &id in &s.ids[lo as usize..hi as usize] {
+                        seen[((id & mask) >> 6) as usize] = 0;
+                    }
+                }
+            }
+        } else {
+            seen.fill(0);
         }
     }
 }
 
-/// Appends to `keep` the `ids` whose slot-0 value is within `limit` bits of `q0`.
+/// The marking state: the bitmap, and the two output buffers with their lengths.
+struct Marks<'a> {
+    seen: &'a mut [u64],
+    keep: &'a mut [u32],
+    kept: usize,
+    again: &'a mut [u32],
+    dup: usize,
+}
+
+/// Marks the ids of the buckets `ranges` of slots 1..16 (see [`PdqTable::search`]): first
+/// sightings whose slot-0 value is less than `below` bits from `q0` go to `keep`, repeated ones
+/// to `again`. Returns the new lengths.
 ///
 /// The slot-0 value of position `id` is the `v` with `slot0[v] <= id < slot0[v + 1]`; `top`
-/// (the value at every `2^shift`-th position) gives a start one or two steps below it.
+/// (the value at every `2^top_shift`-th position) gives a start one or two steps below it.
 #[multiversion(targets("x86_64+avx2+popcnt", "x86_64+popcnt"))]
-fn filter(
-    ids: &[u32],
-    slot0: &[u32],
-    top: &[u16],
-    shift: u32,
+fn mark_slots(
+    slots: &[Slot],
+    ranges: &[(u32, u32)],
+    per_slot: usize,
+    table: &PdqTable,
     q0: usize,
-    limit: u32,
-    keep: &mut Vec<u32>,
-) {
-    let start = keep.len();
-    keep.resize(start + ids.len(), 0);
-    let mut k = start;
-    for &id in ids {
-        let mut v = usize::from(top[(id >> shift) as usize]);
-        // Usually zero or one step: take one without a branch, then loop for the rest.
-        v += usize::from(slot0[v + 1] <= id);
-        while slot0[v + 1] <= id {
-            v += 1;
+    below: u32,
+    m: Marks<'_>,
+) -> (usize, usize) {
+    let Marks {
+        seen,
+        keep,
+        mut kept,
+        again,
+        mut dup,
+    } = m;
+    let mask = (seen.len() * 64 - 1) as u32;
+    let (slot0, top, shift) = (&table.slot0, &table.top, table.top_shift);
+    for (s, r) in slots.iter().zip(ranges.chunks_exact(per_slot)) {
+        for &(lo, hi) in r {
+            for &id in &s.ids[lo as usize..hi as usize] {
+                let b = id & mask;
+                let (w, bit) = ((b >> 6) as usize, 1u64 << (b & 63));
+                let old = seen[w];
+                seen[w] = old | bit;
+                let mut v = usize::from(top[(id >> shift) as usize]);
+                // Usually zero or one step: take one without a branch, then loop for the rest.
+                v += usize::from(slot0[v + 1] <= id);
+                while slot0[v + 1] <= id {
+                    v += 1;
+                }
+                let near = (v ^ q0).count_ones() < below;
+                keep[kept] = id;
+                kept += usize::from(old & bit == 0 && near);
+                again[dup] = id;
+                dup += usize::from(old & bit != 0);
+            }
         }
-        keep[k] = id;
-        k += usize::from((v ^ q0).count_ones() <= limit);
     }
-    keep.truncate(k);
+    (kept, dup)
 }
 
 /// Appends `(id, distance)` for each candidate within `radius`.
@@ -424,16 +470,32 @@ pub(crate) fn scan(
 /// It holds a bitmap with one bit per PDQ hash of the largest index searched with it (1.25 MB
 /// at 10 M hashes), so candidates found through several slots are checked once, and the
 /// candidate and result buffers. Nothing in it outlives a search except capacity.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Scratch {
     seen: Vec<u64>,
+    /// The most bits `seen` may have: [`SEEN_BITS`], or fewer in tests of bit sharing.
+    pub(crate) seen_bits: usize,
     ranges: Vec<(u32, u32)>,
-    cands: Vec<u32>,
     again: Vec<u32>,
     keep: Vec<u32>,
     pub(crate) found: Vec<(u32, u32)>,
     pub(crate) delta_found: Vec<(u32, u32)>,
     pub(crate) hits: Vec<(ListId, u32)>,
+}
+
+impl Default for Scratch {
+    fn default() -> Scratch {
+        Scratch {
+            seen: Vec::new(),
+            seen_bits: SEEN_BITS,
+            ranges: Vec::new(),
+            again: Vec::new(),
+            keep: Vec::new(),
+            found: Vec::new(),
+            delta_found: Vec::new(),
+            hits: Vec::new(),
+        }
+    }
 }
 
 impl Scratch {
@@ -445,7 +507,7 @@ impl Scratch {
     /// Heap bytes held.
     pub fn memory_bytes(&self) -> usize {
         self.seen.capacity() * 8
-            + (self.cands.capacity() + self.again.capacity() + self.keep.capacity()) * 4
+            + (self.again.capacity() + self.keep.capacity()) * 4
             + self.ranges.capacity() * 8
             + (self.found.capacity() + self.delta_found.capacity() + self.hits.capacity()) * 8
     }
