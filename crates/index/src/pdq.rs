@@ -467,9 +467,9 @@ pub(crate) fn scan(
 /// Per-thread buffers reused across PDQ searches: keep one per thread and pass it to every
 /// [`Index::search_pdq`](crate::Index::search_pdq) call.
 ///
-/// It holds a bitmap with one bit per PDQ hash of the largest index searched with it (1.25 MB
-/// at 10 M hashes), so candidates found through several slots are checked once, and the
-/// candidate and result buffers. Nothing in it outlives a search except capacity.
+/// It holds a bitmap of the hashes seen during a search (one bit per hash, at most 256 KB),
+/// so candidates found through several slots are checked once, and the candidate and result
+/// buffers. Nothing in it outlives a search except capacity.
 #[derive(Debug)]
 pub struct Scratch {
     seen: Vec<u64>,
