@@ -113,6 +113,36 @@ pub(crate) fn staging_insert(n: usize, numbered: bool) -> String {
     sql
 }
 
+/// Audit records per INSERT statement (7 parameters each).
+pub(crate) const AUDIT_BATCH: usize = 500;
+
+/// The audit insert for `n` records, with `$N` or `?` placeholders.
+pub(crate) fn audit_insert(n: usize, numbered: bool) -> String {
+    let mut sql = String::with_capacity(100 + n * 40);
+    sql.push_str(
+        "INSERT INTO audit_log (at, key_id, org_id, action, count, matches, detail) VALUES ",
+    );
+    for i in 0..n {
+        if i > 0 {
+            sql.push(',');
+        }
+        if numbered {
+            let b = i * 7;
+            sql.push('(');
+            for j in 1..=7 {
+                if j > 1 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("${}", b + j));
+            }
+            sql.push(')');
+        } else {
+            sql.push_str("(?,?,?,?,?,?,?)");
+        }
+    }
+    sql
+}
+
 /// Writes the whole [`lists::Store`] implementation for one backend type.
 macro_rules! impl_store {
     ($store:ty, $db:ty, $row:ty, $name:literal) => {
@@ -719,22 +749,23 @@ macro_rules! impl_store {
                 if records.is_empty() {
                     return Ok(());
                 }
+                // Multi-row inserts: at tens of thousands of checks per second, one statement
+                // per record is what limits the writer.
                 let mut tx = self.pool.begin().await.map_err(db_err("transaction"))?;
-                for r in records {
-                    sqlx::query(
-                        "INSERT INTO audit_log (at, key_id, org_id, action, count, matches, detail) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    )
-                    .bind(r.at.0)
-                    .bind(&r.key_id)
-                    .bind(r.org_id)
-                    .bind(&r.action)
-                    .bind(r.count)
-                    .bind(r.matches)
-                    .bind(&r.detail)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err("audit record"))?;
+                for chunk in records.chunks(AUDIT_BATCH) {
+                    let sql = audit_insert(chunk.len(), Self::NUMBERED);
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for r in chunk {
+                        q = q
+                            .bind(r.at.0)
+                            .bind(&r.key_id)
+                            .bind(r.org_id)
+                            .bind(&r.action)
+                            .bind(r.count)
+                            .bind(r.matches)
+                            .bind(&r.detail);
+                    }
+                    q.execute(&mut *tx).await.map_err(db_err("audit record"))?;
                 }
                 tx.commit().await.map_err(db_err("transaction"))
             }
