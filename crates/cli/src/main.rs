@@ -5,6 +5,12 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// mimalloc rather than glibc's allocator: `schoon serve` holds a large index for weeks while
+/// serving many small allocations per request, the pattern glibc fragments under; measured
+/// in BENCHMARKS.md (check API).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod admin;
 mod bench;
 mod db;
