@@ -22,8 +22,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use index::{HashKind, Key};
+use lists::Action;
 use lists::check::Match;
-use lists::{Action, AuditRecord};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
@@ -201,16 +201,7 @@ pub(crate) async fn check(
             .collect();
     }
     state
-        .audit
-        .record(AuditRecord {
-            at: lists::Millis::now(),
-            key_id: auth.principal.key_id.clone(),
-            org_id: auth.principal.org_id,
-            action: "check".into(),
-            count: keys.len() as i64,
-            matches: n_matched as i64,
-            detail: detail.to_string(),
-        })
+        .record_audit(&auth, "check", keys.len() as i64, n_matched as i64, detail)
         .await;
     Ok(Json(CheckResponse {
         results,
@@ -325,16 +316,13 @@ pub(crate) async fn check_image(
         } else { serde_json::Value::Null },
     });
     state
-        .audit
-        .record(AuditRecord {
-            at: lists::Millis::now(),
-            key_id: auth.principal.key_id.clone(),
-            org_id: auth.principal.org_id,
-            action: "check_image".into(),
-            count: 1,
-            matches: i64::from(!matches.is_empty()),
-            detail: detail.to_string(),
-        })
+        .record_audit(
+            &auth,
+            "check_image",
+            1,
+            i64::from(!matches.is_empty()),
+            detail,
+        )
         .await;
     Ok(Json(ImageResponse {
         matched: !matches.is_empty(),

@@ -88,17 +88,13 @@ pub(crate) async fn create_key(
     };
     state.store.insert_key(&key).await?;
     state
-        .audit
-        .record(AuditRecord {
-            at: lists::Millis::now(),
-            key_id: auth.principal.key_id.clone(),
-            org_id: auth.principal.org_id,
-            action: "key_create".into(),
-            count: 1,
-            matches: 0,
-            detail: serde_json::json!({"key": key.id, "role": role.name(), "org": key.org_id})
-                .to_string(),
-        })
+        .record_audit(
+            &auth,
+            "key_create",
+            1,
+            0,
+            serde_json::json!({"key": key.id, "role": role.name(), "org": key.org_id}),
+        )
         .await;
     Ok((
         StatusCode::CREATED,
@@ -136,18 +132,40 @@ pub(crate) async fn revoke_key(
     let key = state.store.revoke_key(&id).await?;
     state.keys.forget(&id);
     state
-        .audit
-        .record(AuditRecord {
-            at: lists::Millis::now(),
-            key_id: auth.principal.key_id.clone(),
-            org_id: auth.principal.org_id,
-            action: "key_revoke".into(),
-            count: 1,
-            matches: 0,
-            detail: serde_json::json!({"key": id}).to_string(),
-        })
+        .record_audit(&auth, "key_revoke", 1, 0, serde_json::json!({"key": id}))
         .await;
     Ok(Json(ApiKeyInfo::from(&key)))
+}
+
+/// `GET /v1/categories`: the categories lists may have (everyone who may see lists).
+pub(crate) async fn list_categories(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> Result<Json<Vec<lists::Category>>, ApiError> {
+    auth.require(Action::ListLists)?;
+    Ok(Json(state.store.categories().await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateCategory {
+    name: String,
+}
+
+/// `POST /v1/categories`: adds a category to the extensible set (admins).
+pub(crate) async fn create_category(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    ApiBytes(body): ApiBytes,
+) -> Result<(StatusCode, Json<Vec<lists::Category>>), ApiError> {
+    auth.require(Action::Administer)?;
+    let req: CreateCategory = parse_json(&headers, &body)?;
+    state
+        .store
+        .add_category(&lists::Category::new(&req.name)?)
+        .await?;
+    Ok((StatusCode::CREATED, Json(state.store.categories().await?)))
 }
 
 #[derive(Deserialize)]

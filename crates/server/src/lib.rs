@@ -6,7 +6,8 @@
 //! | `POST /v1/check/image` | every role | image bytes, hashed in memory and discarded → the same answer for its four hashes |
 //! | `GET/POST /v1/lists`, `GET /v1/lists/{id}`, `.../versions` | admin, analyst, list_manager (own) | list metadata |
 //! | `POST /v1/lists/{id}/import`, `GET .../export`, `GET .../history` | admin, list_manager (own) | entries in and out |
-//! | `/v1/orgs`, `/v1/keys`, `/v1/audit` | admin | accounts and the audit log |
+//! | `GET /v1/categories` | admin, analyst, list_manager | the list categories |
+//! | `/v1/orgs`, `/v1/keys`, `/v1/audit`, `POST /v1/categories` | admin | accounts, the audit log, new categories |
 //! | `/healthz`, `/openapi.json` | anyone | liveness, the API description |
 //! | `/metrics` | admin (or anyone, if configured) | Prometheus text |
 //!
@@ -153,6 +154,31 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Queues an audit record for the caller's action.
+    pub(crate) async fn record_audit(
+        &self,
+        auth: &auth::Auth,
+        action: &str,
+        count: i64,
+        matches: i64,
+        detail: serde_json::Value,
+    ) {
+        self.0
+            .audit
+            .record(lists::AuditRecord {
+                at: lists::Millis::now(),
+                key_id: auth.principal.key_id.clone(),
+                org_id: auth.principal.org_id,
+                action: action.to_string(),
+                count,
+                matches,
+                detail: detail.to_string(),
+            })
+            .await;
+    }
+}
+
 /// All routes.
 pub fn router(state: AppState) -> Router {
     let image_limit = state.config.max_image_bytes;
@@ -179,6 +205,10 @@ pub fn router(state: AppState) -> Router {
         .route("/keys", get(control::list_keys).post(control::create_key))
         .route("/keys/{id}", delete(control::revoke_key))
         .route("/audit", get(control::audit))
+        .route(
+            "/categories",
+            get(control::list_categories).post(control::create_category),
+        )
         .layer(DefaultBodyLimit::max(2 << 20));
     Router::new()
         .nest("/v1", v1)

@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use index::{HashKind, Key};
 use lists::import::{Mode, Parser, Row};
 use lists::store::{ErrorLog, ImportOutcome, RowSource, SourceStats};
-use lists::{Action, AuditRecord, Category, ListInfo, ListVersion, NewList};
+use lists::{Action, Category, ListInfo, ListVersion, NewList};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
@@ -249,16 +249,7 @@ pub(crate) async fn import(
         state.live.wake();
     }
     state
-        .audit
-        .record(AuditRecord {
-            at: lists::Millis::now(),
-            key_id: auth.principal.key_id.clone(),
-            org_id: auth.principal.org_id,
-            action: "import".into(),
-            count: outcome.source.rows as i64,
-            matches: 0,
-            detail: serde_json::json!({"list": id, "mode": mode.name(), "added": outcome.added, "removed": outcome.removed, "version": outcome.list_version}).to_string(),
-        })
+        .record_audit(&auth, "import", outcome.source.rows as i64, 0, serde_json::json!({"list": id, "mode": mode.name(), "added": outcome.added, "removed": outcome.removed, "version": outcome.list_version}))
         .await;
     Ok(Json(outcome))
 }
@@ -287,16 +278,13 @@ pub(crate) async fn export(
         )));
     }
     state
-        .audit
-        .record(AuditRecord {
-            at: lists::Millis::now(),
-            key_id: auth.principal.key_id.clone(),
-            org_id: auth.principal.org_id,
-            action: "export".into(),
-            count: 0,
-            matches: 0,
-            detail: serde_json::json!({"list": id, "version": version}).to_string(),
-        })
+        .record_audit(
+            &auth,
+            "export",
+            0,
+            0,
+            serde_json::json!({"list": id, "version": version}),
+        )
         .await;
     let store = state.store.clone();
     let header_line = Bytes::from_static(b"type,hash,quality,ref,added_version\n");

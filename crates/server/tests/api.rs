@@ -221,6 +221,12 @@ async fn role_matrix_covers_every_endpoint() {
         (Method::GET, "/v1/orgs".into(), None, admin_only),
         (Method::GET, "/v1/keys".into(), None, admin_only),
         (Method::GET, "/v1/audit".into(), None, admin_only),
+        (
+            Method::GET,
+            "/v1/categories".into(),
+            None,
+            [ok, ok, ok, ok, no],
+        ),
         (Method::GET, "/metrics".into(), None, admin_only),
     ];
     let who = ["admin", "manager", "other_manager", "analyst", "hoster"];
@@ -285,6 +291,19 @@ async fn role_matrix_covers_every_endpoint() {
             )
             .await;
         assert_eq!(s, owner_only[i], "{name} import: {v}");
+        let (s, v) = w
+            .json(
+                name,
+                Method::POST,
+                "/v1/categories",
+                json!({"name": format!("cat_{i}")}),
+            )
+            .await;
+        assert_eq!(
+            s,
+            [created, no, no, no, no][i],
+            "{name} create category: {v}"
+        );
         let (s, v) = w.json(name, Method::POST, "/v1/orgs", new_org(i)).await;
         assert_eq!(s, [created, no, no, no, no][i], "{name} create org: {v}");
         let (s, v) = w
@@ -320,6 +339,16 @@ async fn role_matrix_covers_every_endpoint() {
             assert_eq!(s, no, "{name} revoke");
         }
     }
+    // The new category can be used.
+    let (s, v) = w
+        .json(
+            "manager",
+            Method::POST,
+            "/v1/lists",
+            json!({"name": "fraud-list", "category": "cat_0"}),
+        )
+        .await;
+    assert_eq!(s, created, "{v}");
     // The other organisation's list manager sees only its own lists.
     let (_, v) = w.get("other_manager", "/v1/lists").await;
     let names: Vec<&str> = v
