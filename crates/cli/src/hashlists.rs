@@ -70,6 +70,13 @@ enum ListsCommand {
     Import(ImportArgs),
     /// Write a list's entries (now, or at a version) as CSV that `lists import` reads back.
     Export(ExportArgs),
+    /// Show the categories lists may have; `--add NAME` adds one (csam, terrorism, ncii and
+    /// other exist from the start).
+    Categories {
+        /// A new category: 1-32 of a-z, 0-9 and _, starting with a letter.
+        #[arg(long, value_name = "NAME", value_parser = |s: &str| Category::new(s))]
+        add: Option<Category>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -129,6 +136,18 @@ pub async fn run(args: ListsArgs) -> Result<bool> {
             json,
         } => history(db.open().await?.as_ref(), &name, &hash, kind, json).await?,
         ListsCommand::Export(export) => self::export(db.open().await?.as_ref(), export).await?,
+        ListsCommand::Categories { add } => {
+            let store = db.open().await?;
+            if let Some(category) = add {
+                store
+                    .add_category(&category)
+                    .await
+                    .context("adding the category")?;
+            }
+            for c in store.categories().await.context("reading categories")? {
+                println!("{c}");
+            }
+        }
     }
     Ok(true)
 }

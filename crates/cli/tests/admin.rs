@@ -149,6 +149,15 @@ fn orgs_keys_and_lists_are_managed(db: &str, dir: &Path) {
     assert_eq!(orgs[0]["kind"], "police");
     assert!(ok(db, &["orgs", "list"]).contains("Politie  police"));
 
+    // Categories: the built-in four, and one more.
+    assert_eq!(
+        ok(db, &["lists", "categories"]),
+        "csam\nncii\nother\nterrorism\n"
+    );
+    let added = ok(db, &["lists", "categories", "--add", "fraud"]);
+    assert!(added.lines().any(|l| l == "fraud"), "{added}");
+    expect(db, 2, &["lists", "categories", "--add", "Not OK"]);
+
     // Keys: an unknown organisation is an error unless --create-org says what to make.
     let hoster = ["--org", "Example Hosting", "--role", "hoster"];
     let (_, err) = expect(db, 2, &[&["keys", "create"][..], &hoster].concat());
