@@ -239,12 +239,6 @@ pub(crate) async fn check_image(
     ApiBytes(body): ApiBytes,
 ) -> Result<Json<ImageResponse>, ApiError> {
     auth.require(Action::Check)?;
-    if body.is_empty() {
-        return Err(ApiError::bad(
-            Code::UnreadableImage,
-            "the body is empty; send the image's bytes",
-        ));
-    }
     rate_check(&state, &auth, 4)?;
     let radius = radius(&state, None)?;
     let _permit = state

@@ -192,7 +192,13 @@ pub(crate) async fn audit(
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<Vec<AuditOut>>, ApiError> {
     auth.require(Action::Administer)?;
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad(
+            crate::error::Code::InvalidRequest,
+            "limit must be 1 to 1000",
+        ));
+    }
     let rows = state.store.audit(q.before, limit).await?;
     Ok(Json(
         rows.into_iter()

@@ -57,11 +57,20 @@ pub const ERROR_CODES: &[&str] = &[
 ];
 
 fn op(summary: &str, roles: &str, body: Option<Value>, ok: Value) -> Value {
+    // A success description starting with "Created" is a 201.
+    let status = if ok["description"]
+        .as_str()
+        .is_some_and(|d| d.starts_with("Created"))
+    {
+        "201"
+    } else {
+        "200"
+    };
     let mut o = json!({
         "summary": summary,
         "description": format!("Roles: {roles}."),
         "responses": {
-            "200": ok,
+            status: ok,
             "4XX": {"description": "An error with a stable code", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
         },
     });
@@ -80,8 +89,16 @@ fn json_ok(desc: &str, schema: Value) -> Value {
 }
 
 fn id_param() -> Value {
-    json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}])
+    json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64", "minimum": 1}}])
 }
+
+/// One item of a check request: the value's length follows from the type.
+fn hash_item(kind: &str, digits: usize) -> Value {
+    json!({"type": "object", "required": ["type", "value"], "additionalProperties": false,
+           "properties": {"type": {"const": kind}, "value": {"type": "string", "pattern": format!("^[0-9a-fA-F]{{{digits}}}$")}}})
+}
+
+const HEX: &str = "^([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$";
 
 /// The document.
 pub fn document() -> &'static Value {
@@ -91,11 +108,12 @@ pub fn document() -> &'static Value {
         let mut import = op(
             "Import a hash-list file into a list (one transaction)",
             "admin, list_manager of the owner",
-            Some(json!({"required": true, "content": {"text/csv": {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}}})),
+            Some(json!({"required": false, "description": "A hash-list file: CSV/TSV with a header naming the hash type, or one hash per line. Lines that are not hashes make the import fail with 422 `invalid_file` (or are skipped with skip_invalid).", "content": {"text/csv": {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}}})),
             json_ok("What changed", r("ImportOutcome")),
         );
+        import["responses"]["422"] = json!({"description": "Lines that are not hashes (`invalid_file`, listed in `details`)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
         import["parameters"] = json!([
-            {"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}},
+            {"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64", "minimum": 1}},
             {"name": "mode", "in": "query", "schema": {"type": "string", "enum": ["add", "replace", "remove"]}},
             {"name": "type", "in": "query", "schema": {"type": "string", "enum": ["md5", "sha1", "sha256", "pdq"]}, "description": "hash type of a file without a header"},
             {"name": "skip_invalid", "in": "query", "schema": {"type": "boolean"}},
@@ -108,8 +126,8 @@ pub fn document() -> &'static Value {
             json!({"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}),
         );
         export["parameters"] = json!([
-            {"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}},
-            {"name": "version", "in": "query", "schema": {"type": "integer"}},
+            {"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64", "minimum": 1}},
+            {"name": "version", "in": "query", "schema": {"type": "integer", "format": "int64", "minimum": 0}},
         ]);
         let mut history = op(
             "When a hash was on a list",
@@ -118,9 +136,9 @@ pub fn document() -> &'static Value {
             json_ok("Presence intervals", json!({"type": "object"})),
         );
         history["parameters"] = json!([
-            {"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}},
-            {"name": "type", "in": "query", "required": true, "schema": {"type": "string"}},
-            {"name": "hash", "in": "query", "required": true, "schema": {"type": "string"}},
+            {"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64", "minimum": 1}},
+            {"name": "type", "in": "query", "required": true, "schema": {"$ref": "#/components/schemas/HashType"}},
+            {"name": "hash", "in": "query", "required": true, "schema": {"type": "string", "pattern": HEX}, "description": "hex of the type's length"},
         ]);
         let mut get_list = op("One list's metadata and entry counts", "admin, analyst, list_manager of the owner", None, json_ok("The list", r("List")));
         get_list["parameters"] = id_param();
@@ -130,8 +148,8 @@ pub fn document() -> &'static Value {
         revoke["parameters"] = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
         let mut audit = op("The audit log, newest first", "admin", None, json_ok("Records", json!({"type": "array", "items": {"type": "object"}})));
         audit["parameters"] = json!([
-            {"name": "before", "in": "query", "schema": {"type": "integer"}},
-            {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 1000}},
+            {"name": "before", "in": "query", "schema": {"type": "integer", "format": "int64"}},
+            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
         ]);
         let mut health = op("Liveness and index size", "anyone", None, json_ok("OK", json!({"type": "object"})));
         health["security"] = json!([]);
@@ -159,17 +177,17 @@ pub fn document() -> &'static Value {
                 "/v1/lists/{id}/history": {"get": history},
                 "/v1/orgs": {
                     "get": op("Organisations", "admin", None, json_ok("Organisations", json!({"type": "array", "items": {"type": "object"}}))),
-                    "post": op("Create an organisation", "admin", Some(json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name", "kind"], "properties": {"name": {"type": "string"}, "kind": {"type": "string", "enum": ["police", "hotline", "hoster", "operator", "other"]}}}}}})), json_ok("Created (201)", json!({"type": "object"}))),
+                    "post": op("Create an organisation", "admin", Some(json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name", "kind"], "additionalProperties": false, "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"}, "kind": {"type": "string", "enum": ["police", "hotline", "hoster", "operator", "other"]}}}}}})), json_ok("Created (201)", json!({"type": "object"}))),
                 },
                 "/v1/keys": {
                     "get": op("Keys (never their secrets)", "admin", None, json_ok("Keys", json!({"type": "array", "items": r("Key")}))),
-                    "post": op("Create a key; the answer shows it once", "admin", Some(json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["org_id", "role"], "properties": {"org_id": {"type": "integer"}, "role": {"type": "string", "enum": ["admin", "list_manager", "analyst", "hoster"]}, "name": {"type": "string"}, "rate_per_sec": {"type": "integer"}}}}}})), json_ok("Created (201); `key` is shown only here", r("Key"))),
+                    "post": op("Create a key; the answer shows it once", "admin", Some(json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["org_id", "role"], "additionalProperties": false, "properties": {"org_id": {"type": "integer", "format": "int64"}, "role": {"type": "string", "enum": ["admin", "list_manager", "analyst", "hoster"]}, "name": {"type": "string"}, "rate_per_sec": {"type": "integer", "minimum": 0, "maximum": 4294967295_u64}}}}}})), json_ok("Created (201); `key` is shown only here", r("Key"))),
                 },
                 "/v1/keys/{id}": {"delete": revoke},
                 "/v1/audit": {"get": audit},
                 "/v1/categories": {
                     "get": op("The categories lists may have (csam, terrorism, ncii, other, and any added)", "admin, analyst, list_manager", None, json_ok("Category names", json!({"type": "array", "items": {"type": "string"}}))),
-                    "post": op("Add a category", "admin", Some(json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,31}$"}}}}}})), json_ok("Created (201): all categories", json!({"type": "array", "items": {"type": "string"}}))),
+                    "post": op("Add a category", "admin", Some(json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name"], "additionalProperties": false, "properties": {"name": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,31}$"}}}}}})), json_ok("Created (201): all categories", json!({"type": "array", "items": {"type": "string"}}))),
                 },
                 "/healthz": {"get": health},
                 "/metrics": {"get": op("Prometheus metrics", "admin, or anyone if the operator made it public", None, json!({"description": "Prometheus text", "content": {"text/plain": {"schema": {"type": "string"}}}}))},
@@ -182,10 +200,9 @@ pub fn document() -> &'static Value {
                     "CheckRequest": {
                         "type": "object", "required": ["hashes"], "additionalProperties": false,
                         "properties": {
-                            "hashes": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {
-                                "type": "object", "required": ["type", "value"], "additionalProperties": false,
-                                "properties": {"type": r("HashType"), "value": {"type": "string", "description": "hex: 32 (md5), 40 (sha1) or 64 (sha256, pdq) digits"}}}},
-                            "max_distance": {"type": "integer", "minimum": 0, "description": "PDQ Hamming radius; default 31, capped by the server"},
+                            "hashes": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"oneOf": [
+                                hash_item("md5", 32), hash_item("sha1", 40), hash_item("sha256", 64), hash_item("pdq", 64)]}},
+                            "max_distance": {"type": ["integer", "null"], "minimum": 0, "maximum": 40, "description": "PDQ Hamming radius; default 31; the cap is the server's --max-radius (40 unless changed)"},
                         },
                     },
                     "Match": {"type": "object", "required": ["list_id", "list", "category", "list_version", "distance"], "properties": {
@@ -201,8 +218,8 @@ pub fn document() -> &'static Value {
                         "matched": {"type": "boolean"}, "matches": {"type": "array", "items": r("Match")},
                         "hashes": {"type": "object"}, "index_seq": {"type": "integer"}}},
                     "CreateList": {"type": "object", "required": ["name", "category"], "additionalProperties": false, "properties": {
-                        "name": {"type": "string"}, "category": {"type": "string", "description": "csam, terrorism, ncii, other, or one an admin added"},
-                        "owner_org_id": {"type": "integer"}, "description": {"type": "string"}, "source": {"type": "string"}}},
+                        "name": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,100}$"}, "category": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,31}$", "description": "csam, terrorism, ncii, other, or one an admin added"},
+                        "owner_org_id": {"type": ["integer", "null"], "format": "int64", "description": "default: the caller's organisation"}, "description": {"type": "string"}, "source": {"type": "string"}}},
                     "List": {"type": "object", "properties": {
                         "id": {"type": "integer"}, "name": {"type": "string"}, "owner_org_id": {"type": "integer"}, "category": {"type": "string"},
                         "description": {"type": "string"}, "source": {"type": "string"}, "version": {"type": "integer"},
