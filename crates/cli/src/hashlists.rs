@@ -30,7 +30,7 @@ Examples:
   schoon lists import nl-police-csam police-md5.txt
   schoon lists list
   schoon lists show nl-police-csam
-  schoon lists history nl-police-csam d41d8cd98f00b204e9800998ecf8427e
+  schoon lists history nl-police-csam 900150983cd24fb0d6963f7d28e17f72
   schoon lists export nl-police-csam --version 3 -o nl-police-csam-v3.csv
 
 Run `schoon lists import --help` for the file format.";
@@ -510,7 +510,7 @@ mod tests {
 
     #[test]
     fn hashes_on_the_command_line() {
-        let md5 = "d41d8cd98f00b204e9800998ecf8427e";
+        let md5 = "900150983cd24fb0d6963f7d28e17f72";
         assert_eq!(parse_hash(md5, None).unwrap().kind(), HashKind::Md5);
         let pdq = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22";
         assert!(

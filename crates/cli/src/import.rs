@@ -73,12 +73,17 @@ const EXAMPLES: &str = "\
 The file is a CSV or TSV with a header line naming its columns, or one hash per line:
 
   pdq,quality,ref                     type,hash,quality,ref
-  f8f8f0cee0f4a84f06...,100,case-1    md5,d41d8cd98f00b204e9800998ecf8427e,,img-7
-                                      sha1,da39a3ee5e6b4b0d3255bfef95601890afd80709,,
+  f8f8f0cee0f4a84f06...,100,case-1    md5,900150983cd24fb0d6963f7d28e17f72,,img-7
+                                      sha1,86f7e437faa5a7fce15d1ddcb9eaeaea377667b8,,
 
 Columns: a hash type (md5, sha1, sha256, pdq) or `type` + `hash`; optional `quality` (PDQ,
 0-100) and `ref` (your own reference). `schoon lists export` writes files this reads back.
 Blank lines and lines starting with # are skipped; duplicates count once.
+
+Quality gate: rows that would match far too much are refused, each reported with its line and
+reason, and the rest of the file is imported: PDQ hashes with quality below 50, PDQ hashes with
+fewer than 64 or more than 192 of 256 bits set (flat images hash to all zeros), and the digests
+of the empty file.
 
 The whole file is one change: the list gets exactly one new version, or, if any line cannot be
 read (without --skip-invalid), an error happens or the import is interrupted, it stays as it
@@ -95,7 +100,7 @@ Examples:
     schoon lists import nl-police-csam --mode replace --skip-invalid pdq-full.csv
 
   Remove hashes that were listed by mistake, from standard input:
-    printf 'md5\\nd41d8cd98f00b204e9800998ecf8427e\\n' | schoon lists import nl-police-csam --mode remove -
+    printf 'md5\\n900150983cd24fb0d6963f7d28e17f72\\n' | schoon lists import nl-police-csam --mode remove -
 
   64-digit hashes without a header need their type:
     schoon lists import nl-hotline-ncii --type sha256 sha256.txt";
@@ -248,11 +253,11 @@ impl<R: BufRead + Send> RowSource for FileSource<R> {
                 self.progress.end_of_input(self.line);
                 break;
             };
-            self.log.record(&outcome);
+            let row = self.log.record(outcome);
             // After a bad line (when bad lines are fatal) the import will be rolled back: read
             // on only to report every error, and stage nothing more.
             let keep = self.log.skip_invalid || self.log.stats().invalid == 0;
-            if let (Ok(Some(row)), true) = (outcome, keep) {
+            if let (Some(row), true) = (row, keep) {
                 rows.push(row);
             }
             self.progress.read(self.line, self.bytes);
@@ -285,6 +290,8 @@ struct Summary<'a> {
     added: u64,
     removed: u64,
     invalid: u64,
+    /// Rows the quality gate refused (low PDQ quality, degenerate hashes, empty-file digests).
+    refused: u64,
     /// The new version, or `None` when nothing changed.
     version: Option<i64>,
     /// The list's version after the import.
@@ -362,6 +369,9 @@ pub async fn run(db: &DbArgs, args: ImportArgs) -> Result<bool> {
     if s.invalid > 0 {
         print_line_errors("skipped ", &s.errors, s.invalid);
     }
+    if s.refused > 0 {
+        print_line_errors("refused ", &s.refusals, s.refused);
+    }
     let summary = Summary {
         list: &list.name,
         file: &note,
@@ -372,6 +382,7 @@ pub async fn run(db: &DbArgs, args: ImportArgs) -> Result<bool> {
         added: outcome.added,
         removed: outcome.removed,
         invalid: s.invalid,
+        refused: s.refused,
         version: outcome.version.as_ref().map(|v| v.version),
         list_version: outcome.list_version,
     };
@@ -395,6 +406,7 @@ pub async fn run(db: &DbArgs, args: ImportArgs) -> Result<bool> {
             ("added", summary.added),
             ("removed", summary.removed),
             ("invalid", summary.invalid),
+            ("refused", summary.refused),
         ] {
             println!("  {what:<9} {n}");
         }
@@ -423,7 +435,7 @@ mod tests {
 
     #[test]
     fn rows_come_in_batches_and_errors_name_their_lines() {
-        let text: &[u8] = b"md5\nd41d8cd98f00b204e9800998ecf8427e\nxyz\n\n# c\n\
+        let text: &[u8] = b"md5\n900150983cd24fb0d6963f7d28e17f72\nxyz\n\n# c\n\
                     0cc175b9c0f1b6a831c399e269772661\r\n\xff\n92eb5ffee6ae2fec3ad71c777531578f";
         let mut src = FileSource::new(text, Parser::new(None), true);
         let rows = drain(&mut src);
@@ -437,7 +449,7 @@ mod tests {
 
     #[test]
     fn without_skipping_a_bad_line_stops_the_rows_and_fails_at_the_end() {
-        let text = "d41d8cd98f00b204e9800998ecf8427e\nbad\n0cc175b9c0f1b6a831c399e269772661\nbad\n";
+        let text = "900150983cd24fb0d6963f7d28e17f72\nbad\n0cc175b9c0f1b6a831c399e269772661\nbad\n";
         let mut src = FileSource::new(text.as_bytes(), Parser::new(None), false);
         assert_eq!(drain(&mut src).len(), 1);
         match src.finish() {
@@ -451,7 +463,7 @@ mod tests {
 
     #[test]
     fn overlong_lines_are_errors_and_skipped_whole() {
-        let mut text = "d41d8cd98f00b204e9800998ecf8427e\n".to_string();
+        let mut text = "900150983cd24fb0d6963f7d28e17f72\n".to_string();
         text.push_str(&"a".repeat(MAX_LINE * 3));
         text.push_str("\n0cc175b9c0f1b6a831c399e269772661\n");
         let mut src = FileSource::new(text.as_bytes(), Parser::new(None), true);

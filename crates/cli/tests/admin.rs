@@ -303,7 +303,7 @@ fn orgs_keys_and_lists_are_managed(db: &str, dir: &Path) {
     let file = dir.join("police-2026-11.csv");
     std::fs::write(
         &file,
-        "sha1,ref\nda39a3ee5e6b4b0d3255bfef95601890afd80709,empty\n\
+        "sha1,ref\n86f7e437faa5a7fce15d1ddcb9eaeaea377667b8,empty\n\
          a9993e364706816aba3e25717850c26c9cd0d89d,abc\n",
     )
     .unwrap();
@@ -342,7 +342,7 @@ fn orgs_keys_and_lists_are_managed(db: &str, dir: &Path) {
             "lists",
             "history",
             "nl-csam",
-            "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+            "86f7e437faa5a7fce15d1ddcb9eaeaea377667b8",
         ],
     );
     assert_eq!(
@@ -355,7 +355,7 @@ fn orgs_keys_and_lists_are_managed(db: &str, dir: &Path) {
             "lists",
             "history",
             "nl-csam",
-            "d41d8cd98f00b204e9800998ecf8427e",
+            "900150983cd24fb0d6963f7d28e17f72",
         ],
     );
     assert!(text.contains("never been on list"), "{text}");
@@ -656,15 +656,15 @@ fn export_imports_back_as_it_was(db: &str, dir: &Path) {
         format!(
             "type\thash\tquality\tref\n\
              pdq\t{pdq}\t87\tcase 7, frame \"a\"\n\
-             md5\td41d8cd98f00b204e9800998ecf8427e\t\tempty file\n\
-             sha1\tda39a3ee5e6b4b0d3255bfef95601890afd80709\t\t\n\
-             sha256\te3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\t\tx\n"
+             md5\t900150983cd24fb0d6963f7d28e17f72\t\tabc\n\
+             sha1\t86f7e437faa5a7fce15d1ddcb9eaeaea377667b8\t\t\n\
+             sha256\tca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb\t\tx\n"
         ),
     )
     .unwrap();
     ok(db, &["lists", "import", "src", path(&v1)]);
     let remove = dir.join("remove.txt");
-    std::fs::write(&remove, "d41d8cd98f00b204e9800998ecf8427e\n").unwrap();
+    std::fs::write(&remove, "900150983cd24fb0d6963f7d28e17f72\n").unwrap();
     ok(
         db,
         &["lists", "import", "src", path(&remove), "--mode", "remove"],
@@ -682,7 +682,7 @@ fn export_imports_back_as_it_was(db: &str, dir: &Path) {
     );
     let at_v1 = export(db, "src", Some(1));
     assert_eq!(at_v1.len(), 4);
-    assert!(at_v1.contains("md5,d41d8cd98f00b204e9800998ecf8427e,,empty file"));
+    assert!(at_v1.contains("md5,900150983cd24fb0d6963f7d28e17f72,,abc"));
     let (_, err) = expect(db, 2, &["lists", "export", "src", "--version", "4"]);
     assert!(err.contains("no version 4"), "{err}");
 
@@ -780,7 +780,7 @@ fn ten_million_lines_stream_in_bounded_memory() {
     for i in 0..1000 {
         if i == 500 {
             stdin
-                .write_all(b"d41d8cd98f00b204e9800998ecf8427e\n")
+                .write_all(b"900150983cd24fb0d6963f7d28e17f72\n")
                 .unwrap();
         }
         stdin.write_all(chunk.as_bytes()).unwrap();
@@ -844,4 +844,40 @@ fn help_teaches_by_example_and_bad_arguments_exit_2() {
     let out = schoon("mysql://x", &["orgs", "list"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite://"));
+}
+
+/// The quality gate: low-quality and degenerate PDQ hashes and empty-file digests are refused
+/// with their line and reason; the rest of the file is imported and the exit status is 0.
+#[test]
+fn the_quality_gate_refuses_rows_and_the_import_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("schoon.db").display());
+    setup(&db, "l");
+    let good = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22";
+    let file = dir.path().join("gate.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "type,hash,quality\npdq,{good},90\npdq,{},10\npdq,{},\nmd5,d41d8cd98f00b204e9800998ecf8427e,\nmd5,0123456789abcdef0123456789abcdef,\n",
+            good.replace('f', "e"),
+            "0".repeat(64)
+        ),
+    )
+    .unwrap();
+    let path = file.display().to_string();
+    let (stdout, stderr) = expect(&db, 0, &["lists", "import", "l", &path, "--json"]);
+    let s: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (&s["rows"], &s["refused"], &s["added"]),
+        (&Value::from(2), &Value::from(3), &Value::from(2)),
+        "{s}"
+    );
+    for (line, reason) in [(3, "quality 10"), (4, "degenerate PDQ"), (5, "empty file")] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains(&format!("line {line}:")) && l.contains(reason)),
+            "line {line} {reason}: {stderr}"
+        );
+    }
 }

@@ -45,6 +45,10 @@ pub struct SourceStats {
     pub invalid: u64,
     /// The first of those errors.
     pub errors: Vec<LineError>,
+    /// Rows the quality gate refused (the import goes on without them).
+    pub refused: u64,
+    /// The first of those refusals, with their reasons.
+    pub refusals: Vec<LineError>,
 }
 
 /// What an import did.
@@ -228,34 +232,54 @@ impl RowSource for VecSource {
 }
 
 /// Collects line errors for a [`RowSource`]: keeps the first [`MAX_REPORTED_ERRORS`], counts
-/// all, and turns them into [`Error::InvalidFile`] unless invalid lines may be skipped.
+/// all, and turns them into [`Error::InvalidFile`] unless invalid lines may be skipped. Rows go
+/// through the [`Gate`] on the way: refused rows are reported, and the import goes on.
 #[derive(Clone, Debug, Default)]
 pub struct ErrorLog {
     /// Whether invalid lines are skipped (the import goes on) rather than fatal.
     pub skip_invalid: bool,
+    /// What rows must pass to be imported.
+    pub gate: Gate,
     stats: SourceStats,
 }
 
 impl ErrorLog {
-    /// A log; `skip_invalid` as in the field.
+    /// A log with the default [`Gate`]; `skip_invalid` as in the field.
     pub fn new(skip_invalid: bool) -> ErrorLog {
         ErrorLog {
             skip_invalid,
+            gate: Gate::default(),
             stats: SourceStats::default(),
         }
     }
 
-    /// Counts one line read, and its outcome.
-    pub fn record(&mut self, outcome: &std::result::Result<Option<Row>, LineError>) {
+    /// Counts one line read and its outcome; returns the row if it is to be imported.
+    pub fn record(&mut self, outcome: std::result::Result<Option<Row>, LineError>) -> Option<Row> {
         self.stats.lines += 1;
         match outcome {
-            Ok(Some(_)) => self.stats.rows += 1,
-            Ok(None) => {}
+            Ok(Some(row)) => match self.gate.check(&row) {
+                Ok(()) => {
+                    self.stats.rows += 1;
+                    Some(row)
+                }
+                Err(reason) => {
+                    self.stats.refused += 1;
+                    if self.stats.refusals.len() < MAX_REPORTED_ERRORS {
+                        self.stats.refusals.push(LineError {
+                            line: self.stats.lines,
+                            message: reason,
+                        });
+                    }
+                    None
+                }
+            },
+            Ok(None) => None,
             Err(e) => {
                 self.stats.invalid += 1;
                 if self.stats.errors.len() < MAX_REPORTED_ERRORS {
-                    self.stats.errors.push(e.clone());
+                    self.stats.errors.push(e);
                 }
+                None
             }
         }
     }
@@ -274,5 +298,124 @@ impl ErrorLog {
             });
         }
         Ok(self.stats.clone())
+    }
+}
+
+/// The quality gate every imported row passes: hashes that would match far too much are
+/// refused (reported with their line and reason; the rest of the import goes on).
+///
+/// * PDQ hashes whose quality (when the file gives it) is below `min_pdq_quality`: Meta's
+///   tooling ignores hashes under 50, because flat or tiny images hash to near-identical values.
+/// * PDQ hashes with fewer than `min_pdq_ones` or more than `256 - min_pdq_ones` bits set. PDQ
+///   thresholds 256 coefficients at their median, so a real hash has about 128 ones; the hash of a
+///   flat image is all zeros.
+/// * The digests of the empty file, which match every empty upload.
+///
+/// ```
+/// use lists::store::Gate;
+/// use lists::import::Row;
+/// use index::Key;
+/// let zero = Row { key: Key::pdq([0; 32]), quality: None, ext_ref: None };
+/// assert!(Gate::default().check(&zero).unwrap_err().contains("bits set"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gate {
+    /// Lowest accepted PDQ quality.
+    pub min_pdq_quality: u8,
+    /// Fewest ones (and fewest zeros) a PDQ hash may have.
+    pub min_pdq_ones: u32,
+}
+
+impl Default for Gate {
+    fn default() -> Gate {
+        Gate {
+            min_pdq_quality: 50,
+            min_pdq_ones: 64,
+        }
+    }
+}
+
+/// MD5, SHA-1 and SHA-256 of zero bytes.
+const EMPTY_FILE: [&str; 3] = [
+    "d41d8cd98f00b204e9800998ecf8427e",
+    "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+];
+
+impl Gate {
+    /// No checks at all (tests, trusted bulk loads).
+    pub const OFF: Gate = Gate {
+        min_pdq_quality: 0,
+        min_pdq_ones: 0,
+    };
+
+    /// `Ok` if the row may be imported, else why not.
+    pub fn check(&self, row: &Row) -> std::result::Result<(), String> {
+        if row.key.kind() == index::HashKind::Pdq {
+            if let Some(q) = row.quality
+                && q < self.min_pdq_quality
+            {
+                return Err(format!(
+                    "PDQ quality {q} is below {} (low-quality hashes match unrelated images)",
+                    self.min_pdq_quality
+                ));
+            }
+            let ones: u32 = row.key.as_bytes().iter().map(|b| b.count_ones()).sum();
+            if ones < self.min_pdq_ones || ones > 256 - self.min_pdq_ones.min(256) {
+                return Err(format!(
+                    "degenerate PDQ hash: {ones} of 256 bits set (a real image has about 128; a flat one 0)"
+                ));
+            }
+        } else if self.min_pdq_ones > 0 && EMPTY_FILE.contains(&row.key.to_hex().as_str()) {
+            return Err(format!(
+                "the {} of an empty file would match every empty upload",
+                row.key.kind().name()
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod gate_tests {
+    use super::*;
+    use index::{HashKind, Key};
+
+    fn row(key: Key, quality: Option<u8>) -> std::result::Result<Option<Row>, LineError> {
+        Ok(Some(Row {
+            key,
+            quality,
+            ext_ref: None,
+        }))
+    }
+
+    #[test]
+    fn the_gate_refuses_what_would_match_too_much_and_the_rest_goes_on() {
+        let good = Key::parse_hex(
+            HashKind::Pdq,
+            "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22",
+        )
+        .unwrap();
+        let mut log = ErrorLog::new(false);
+        assert!(log.record(row(good, Some(100))).is_some());
+        assert!(log.record(row(good, Some(49))).is_none());
+        assert!(log.record(row(Key::pdq([0; 32]), None)).is_none());
+        assert!(log.record(row(Key::pdq([0xff; 32]), None)).is_none());
+        let empty = Key::parse_hex(HashKind::Sha1, EMPTY_FILE[1]).unwrap();
+        assert!(log.record(row(empty, None)).is_none());
+        let md5 = Key::parse_hex(HashKind::Md5, "0123456789abcdef0123456789abcdef").unwrap();
+        assert!(log.record(row(md5, None)).is_some());
+        let stats = log.finish().unwrap();
+        assert_eq!(
+            (stats.lines, stats.rows, stats.refused, stats.invalid),
+            (6, 2, 4, 0)
+        );
+        let lines: Vec<u64> = stats.refusals.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [2, 3, 4, 5]);
+        assert!(stats.refusals[0].message.contains("quality 49"));
+        assert!(stats.refusals[3].message.contains("empty file"));
+        let mut off = ErrorLog::new(false);
+        off.gate = Gate::OFF;
+        assert!(off.record(row(Key::pdq([0; 32]), Some(0))).is_some());
     }
 }

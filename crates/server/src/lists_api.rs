@@ -168,8 +168,7 @@ impl BodySource {
                 message: "not UTF-8 text".into(),
             }),
         };
-        self.log.record(&outcome);
-        if let Ok(Some(row)) = outcome {
+        if let Some(row) = self.log.record(outcome) {
             out.push(row);
         }
     }
