@@ -221,6 +221,22 @@ macro_rules! impl_store {
             key_from(kind, &hash)
         }
 
+        impl $store {
+            /// The one row `sql` selects with `bind` as `$1`, or [`Error::NotFound`] naming
+            /// `missing`.
+            async fn one_by<B>(&self, sql: String, bind: B, missing: String) -> Result<$row>
+            where
+                B: for<'q> sqlx::Encode<'q, $db> + sqlx::Type<$db> + Send,
+            {
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(bind)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err("row"))?
+                    .ok_or(Error::NotFound(missing))
+            }
+        }
+
         #[async_trait]
         impl Store for $store {
             fn backend(&self) -> &'static str {
@@ -246,26 +262,24 @@ macro_rules! impl_store {
             }
 
             async fn org(&self, id: i64) -> Result<Organisation> {
-                let r = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT {ORG_COLS} FROM organisations WHERE id = $1"
-                )))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err("organisation"))?
-                .ok_or_else(|| Error::NotFound(format!("organisation {id}")))?;
+                let r = self
+                    .one_by(
+                        format!("SELECT {ORG_COLS} FROM organisations WHERE id = $1"),
+                        id,
+                        format!("organisation {id}"),
+                    )
+                    .await?;
                 org_row(&r)
             }
 
             async fn org_by_name(&self, name: &str) -> Result<Organisation> {
-                let r = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT {ORG_COLS} FROM organisations WHERE name = $1"
-                )))
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err("organisation"))?
-                .ok_or_else(|| Error::NotFound(format!("organisation {name:?}")))?;
+                let r = self
+                    .one_by(
+                        format!("SELECT {ORG_COLS} FROM organisations WHERE name = $1"),
+                        name,
+                        format!("organisation {name:?}"),
+                    )
+                    .await?;
                 org_row(&r)
             }
 
@@ -393,26 +407,24 @@ macro_rules! impl_store {
             }
 
             async fn list(&self, id: i64) -> Result<ListInfo> {
-                let r = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT {LIST_COLS} FROM lists WHERE id = $1"
-                )))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err("list"))?
-                .ok_or_else(|| Error::NotFound(format!("list {id}")))?;
+                let r = self
+                    .one_by(
+                        format!("SELECT {LIST_COLS} FROM lists WHERE id = $1"),
+                        id,
+                        format!("list {id}"),
+                    )
+                    .await?;
                 list_row(&r)
             }
 
             async fn list_by_name(&self, name: &str) -> Result<ListInfo> {
-                let r = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT {LIST_COLS} FROM lists WHERE name = $1"
-                )))
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err("list"))?
-                .ok_or_else(|| Error::NotFound(format!("list {name:?}")))?;
+                let r = self
+                    .one_by(
+                        format!("SELECT {LIST_COLS} FROM lists WHERE name = $1"),
+                        name,
+                        format!("list {name:?}"),
+                    )
+                    .await?;
                 list_row(&r)
             }
 
