@@ -6,19 +6,27 @@ bicubically, plus a linear gradient per channel) with Gaussian noise on top,
 saved as JPEG quality 90. Everything is derived from fixed seeds, so the same
 library versions produce byte-identical files.
 
-    make_corpus.py [--out DIR] [--n-small N] [--n-large N]
+    make_corpus.py [--out DIR] [--n-small N] [--n-large N] [--n-scan N] [--jobs J]
 
 writes DIR/photo-0.8mp/ (N images of 1024x768) and DIR/photo-12mp/ (N images
 of 4000x3000), each described by DIR/<set>.manifest.json (kept outside the
 image folder, so that a benchmarked folder holds images only). A set whose
 manifest matches the requested parameters, and whose files are all intact,
-is left alone.
+is left alone. A count of 0 leaves a set out.
+
+--n-scan N (default 0: not made) adds DIR/photo-0.3mp/: N images of 640x480
+for the scanner benchmark (bench/scan_run.sh), in sub-folders of 1,000
+(photo-0.3mp/d00/img-00000.jpg, ...), so that a scan walks a tree. Sets are
+generated on --jobs processes (default: all cores); every image depends on
+its index only, so the bytes do not depend on the number of processes.
 """
 
 import argparse
 import hashlib
 import json
+import multiprocessing
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -35,7 +43,10 @@ QUALITY = 90
 SETS = {
     "photo-0.8mp": (1024, 768, 200),
     "photo-12mp": (4000, 3000, 20),
+    "photo-0.3mp": (640, 480, 0),
 }
+# Sets written in sub-folders of this many images (the others are flat).
+TREE_SETS = {"photo-0.3mp": 1000}
 
 
 def blobs(rng: np.random.Generator, width: int, height: int, lo: int, hi: int) -> np.ndarray:
@@ -113,7 +124,27 @@ def is_current(set_dir: Path, params: dict) -> bool:
     return True
 
 
-def build_set(out: Path, name: str, width: int, height: int, count: int) -> None:
+def relative_name(name: str, i: int) -> str:
+    """The path of image i inside its set folder (the manifest's key)."""
+    per_dir = TREE_SETS.get(name)
+    if per_dir is None:
+        return f"img-{i:04d}.jpg"
+    return f"d{i // per_dir:02d}/img-{i:05d}.jpg"
+
+
+def write_one(job: tuple) -> tuple:
+    """Writes image i of a set (atomically) and returns (relative name, SHA-256)."""
+    set_dir, name, width, height, i = job
+    rel = relative_name(name, i)
+    path = set_dir / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    make_image(width, height, i).save(tmp, "JPEG", quality=QUALITY)
+    os.replace(tmp, path)
+    return rel, sha256_file(path)
+
+
+def build_set(out: Path, name: str, width: int, height: int, count: int, jobs: int) -> None:
     set_dir = out / name
     params = parameters(width, height, count)
     if is_current(set_dir, params):
@@ -121,18 +152,18 @@ def build_set(out: Path, name: str, width: int, height: int, count: int) -> None
         return
 
     print(f"{name}: writing {count} images of {width}x{height}", file=sys.stderr)
-    set_dir.mkdir(parents=True, exist_ok=True)
     manifest_path(set_dir).unlink(missing_ok=True)
-    for old in set_dir.iterdir():
-        old.unlink()
+    if set_dir.exists():
+        shutil.rmtree(set_dir)
+    set_dir.mkdir(parents=True)
 
-    files = {}
-    for i in range(count):
-        path = set_dir / f"img-{i:04d}.jpg"
-        tmp = path.with_suffix(".tmp")
-        make_image(width, height, i).save(tmp, "JPEG", quality=QUALITY)
-        os.replace(tmp, path)
-        files[path.name] = sha256_file(path)
+    work = [(set_dir, name, width, height, i) for i in range(count)]
+    if jobs > 1 and count > 1:
+        with multiprocessing.Pool(min(jobs, count)) as pool:
+            results = pool.map(write_one, work, chunksize=16)
+    else:
+        results = [write_one(job) for job in work]
+    files = dict(results)
 
     manifest = {"parameters": params, "files": files}
     manifest_path(set_dir).write_text(json.dumps(manifest, indent=1) + "\n")
@@ -143,11 +174,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "corpus")
     ap.add_argument("--n-small", type=int, default=SETS["photo-0.8mp"][2], help="images in photo-0.8mp")
     ap.add_argument("--n-large", type=int, default=SETS["photo-12mp"][2], help="images in photo-12mp")
+    ap.add_argument("--n-scan", type=int, default=SETS["photo-0.3mp"][2], help="images in photo-0.3mp (0: not made)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes that write images")
     args = ap.parse_args()
 
-    counts = {"photo-0.8mp": args.n_small, "photo-12mp": args.n_large}
+    counts = {"photo-0.8mp": args.n_small, "photo-12mp": args.n_large, "photo-0.3mp": args.n_scan}
     for name, (width, height, _) in SETS.items():
-        build_set(args.out, name, width, height, counts[name])
+        if counts[name] > 0:
+            build_set(args.out, name, width, height, counts[name], args.jobs)
 
 
 if __name__ == "__main__":
