@@ -1,9 +1,9 @@
 //! `schoon bench`: per-stage timings on one core, in the shape `bench/run.sh` compares with the
 //! Python peers (Pillow, Meta's C++ through `pdqhash`, hashlib) measured in the same run.
 
-use crate::filehash::{Options, Worker};
 use anyhow::{Context, Result, bail};
 use digest::DigestKind;
+use scan::filehash::{Options, Worker};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::hint::black_box;

@@ -1,11 +1,11 @@
 //! `schoon hash`: digests and PDQ of files and directory trees, on all cores.
 
-use crate::filehash::{Options, Worker};
 use crate::output::{self, Row, Writer};
 use crate::size::ByteSize;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
+use scan::filehash::{Options, Worker};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;

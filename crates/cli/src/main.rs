@@ -14,11 +14,11 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod admin;
 mod bench;
 mod db;
-mod filehash;
 mod hash;
 mod hashlists;
 mod import;
 mod output;
+mod scan;
 mod serve;
 mod size;
 
@@ -44,6 +44,9 @@ enum Command {
     Hash(hash::HashArgs),
     /// Time decoding, PDQ and the digests on one core, stage by stage.
     Bench(bench::BenchArgs),
+    /// Scan directories and buckets against the hash lists: hashes are made here, only they
+    /// are sent; resumable, and a re-scan only hashes what changed.
+    Scan(scan::ScanArgs),
     /// Serve the hash-check API (checks for hosters, list management, keys, audit).
     Serve(serve::ServeArgs),
     /// Organisations: the police services, hotlines and hosters that keys and lists belong to.
@@ -67,6 +70,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Hash(args) => hash::run(&args).map(status),
         Command::Bench(args) => bench::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Scan(args) => db::block_on(scan::run(args))?,
         Command::Serve(args) => db::block_on(serve::run(args))?.map(|()| ExitCode::SUCCESS),
         Command::Orgs(args) => db::block_on(admin::orgs(args))?.map(|()| ExitCode::SUCCESS),
         Command::Keys(args) => db::block_on(admin::keys(args))?.map(|()| ExitCode::SUCCESS),

@@ -1,6 +1,6 @@
 //! The rows `schoon hash` prints, in TSV, CSV or JSON Lines.
 
-use crate::filehash::{FileHashes, Perceptual};
+use scan::filehash::{FileHashes, Perceptual};
 use serde::Serialize;
 use std::io::{self, Write};
 

@@ -5,7 +5,6 @@
 //! SIGTERM; then it drains connections and flushes the audit log.
 
 use crate::db::DbArgs;
-use crate::filehash::{Options, Perceptual, Worker};
 use anyhow::{Context, Result};
 use index::{HashKind, Key};
 use lists::import::{Mode, Row};
@@ -13,6 +12,7 @@ use lists::keys::NewKey;
 use lists::live::LiveIndex;
 use lists::store::VecSource;
 use lists::{ApiKey, Category, Millis, NewList, OrgKind, Role, Store};
+use scan::filehash::{Options, Perceptual, Worker};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

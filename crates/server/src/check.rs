@@ -81,6 +81,37 @@ pub(crate) struct CheckResponse {
     index_seq: i64,
 }
 
+/// What a check client needs to know before it starts.
+#[derive(Serialize)]
+pub(crate) struct CheckInfo {
+    /// The change sequence of the index that answers: it grows whenever any list changes, so a
+    /// client that stored it with an answer knows whether asking again could answer otherwise.
+    index_seq: i64,
+    /// Most hashes per `POST /v1/check`.
+    max_batch: usize,
+    /// The PDQ distance used when a request names none.
+    default_distance: u32,
+    /// The largest `max_distance` a request may ask for.
+    max_distance: u32,
+    /// Hashes per second this key may check.
+    rate_per_sec: u32,
+}
+
+/// `GET /v1/check`: the facts a scanner reads once per run. Reveals nothing about any list.
+pub(crate) async fn info(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> Result<Json<CheckInfo>, ApiError> {
+    auth.require(Action::Check)?;
+    Ok(Json(CheckInfo {
+        index_seq: state.live.snapshot().seq,
+        max_batch: state.config.max_batch,
+        default_distance: state.config.default_radius,
+        max_distance: state.config.max_radius.min(index::MAX_RADIUS),
+        rate_per_sec: auth.rate_per_sec.unwrap_or(state.config.default_rate),
+    }))
+}
+
 /// Parses a JSON body with our error codes (axum's own rejections have none).
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,

@@ -184,7 +184,7 @@ pub fn router(state: AppState) -> Router {
     let image_limit = state.config.max_image_bytes;
     let import_limit = state.config.max_import_bytes;
     let v1 = Router::new()
-        .route("/check", post(check::check))
+        .route("/check", get(check::info).post(check::check))
         .route(
             "/check/image",
             post(check::check_image).layer(DefaultBodyLimit::max(image_limit)),

@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 /// Every route, as `(method, path)`. The router and this document must agree (tested).
 pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/v1/check"),
     ("post", "/v1/check"),
     ("post", "/v1/check/image"),
     ("get", "/v1/lists"),
@@ -164,7 +165,7 @@ pub fn document() -> &'static Value {
             },
             "security": [{"bearer": []}],
             "paths": {
-                "/v1/check": {"post": op("Check a batch of hashes", "every role", Some(json_body("CheckRequest")), json_ok("One result per hash, in order", r("CheckResponse")))},
+                "/v1/check": {"get": op("What a check client should know: the index's change sequence, batch and distance limits, this key's rate", "every role", None, json_ok("Service facts", r("CheckInfo"))), "post": op("Check a batch of hashes", "every role", Some(json_body("CheckRequest")), json_ok("One result per hash, in order", r("CheckResponse")))},
                 "/v1/check/image": {"post": op("Check an image: hashed in memory, never stored", "every role", Some(json!({"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}, "image/*": {"schema": {"type": "string", "format": "binary"}}}})), json_ok("The image's hashes and its matches", r("ImageResponse")))},
                 "/v1/lists": {
                     "get": op("Lists this key may see", "admin, analyst, list_manager (own organisation)", None, json_ok("Lists", json!({"type": "array", "items": r("List")}))),
@@ -210,6 +211,13 @@ pub fn document() -> &'static Value {
                         "list_version": {"type": "integer", "description": "the list version the match was made against"},
                         "distance": {"type": "integer", "description": "PDQ Hamming distance; 0 for digests"},
                         "hash_type": r("HashType")}},
+                    "CheckInfo": {"type": "object", "required": ["index_seq", "max_batch", "default_distance", "max_distance", "rate_per_sec"], "properties": {
+                        "index_seq": {"type": "integer", "format": "int64", "description": "Grows whenever any list changes; an answer stored with it stays valid while it is unchanged"},
+                        "max_batch": {"type": "integer"},
+                        "default_distance": {"type": "integer"},
+                        "max_distance": {"type": "integer"},
+                        "rate_per_sec": {"type": "integer", "description": "Hashes per second this key may check"},
+                    }},
                     "CheckResponse": {"type": "object", "required": ["results", "index_seq"], "properties": {
                         "results": {"type": "array", "items": {"type": "object", "required": ["matched"], "properties": {
                             "matched": {"type": "boolean"}, "matches": {"type": "array", "items": r("Match")}}}},
