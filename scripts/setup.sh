@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Schoon needs on Debian, and nothing when it is all there.
-# Called by scripts/demo.sh and scripts/test.sh; safe to run again.
+# Called by scripts/demo.sh and scripts/test.sh; safe to run again. With --test it also makes
+# the tests' Python environment (below).
 #
 #   cmake, nasm   build the vendored libjpeg-turbo 3.x (the `turbojpeg` crate) that decodes JPEGs
 #                 exactly as Pillow and Meta's tooling do (Debian's libturbojpeg is 2.1, too old)
@@ -30,4 +31,16 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found; install Rust (https://rustup.rs) and run this again" >&2
   exit 1
+fi
+
+# --test: moto, an S3-compatible server the bucket-scan tests start on loopback, in its own
+# virtual environment outside the clone (kept between runs, rebuilt when missing).
+if [ "${1:-}" = "--test" ]; then
+  venv="${SCHOON_TEST_VENV:-$HOME/.cache/schoon/test-venv}"
+  if [ ! -x "$venv/bin/moto_server" ]; then
+    echo "setup: installing moto (S3 test server) into $venv" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check 'moto[server]==5.2.5'
+  fi
 fi

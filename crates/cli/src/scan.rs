@@ -214,6 +214,7 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode> {
     let s3 = S3Options {
         endpoint: args.s3_endpoint.clone(),
         region: args.s3_region.clone(),
+        credentials: None,
     };
     let sources = args
         .sources

@@ -25,5 +25,6 @@ pub mod scanner;
 pub mod source;
 pub mod state;
 
+pub use object_store;
 pub use scanner::{NoProgress, Options, Progress, Scanner, Summary};
 pub use source::{S3Options, Source};

@@ -230,6 +230,7 @@ impl Scanner {
         let mut to_hash = Vec::new();
         let mut to_check = Vec::new();
         let mut seen = HashSet::with_capacity(entries.len());
+        let mut to_move = Vec::new();
         for e in entries {
             seen.insert(e.location.clone());
             match known.remove(&e.location) {
@@ -238,6 +239,9 @@ impl Scanner {
                         && k.checked_seq.is_some_and(|s| s >= self.info.index_seq)
                     {
                         sum.reused += 1;
+                        if k.matched && !k.quarantined && self.opts.quarantine.is_some() {
+                            to_move.push(e.location);
+                        }
                     } else {
                         to_check.push(e.location);
                     }
@@ -255,6 +259,17 @@ impl Scanner {
         self.hash_and_check(source, to_hash, &mut sum, progress, stop)
             .await?;
         progress.finish();
+        // Matches known from earlier runs that are still in place.
+        if let Some(dir) = self.opts.quarantine.clone() {
+            for chunk in to_move.chunks(500) {
+                let mut records = self.state.get(chunk).await?;
+                for r in &mut records {
+                    r.quarantined = Some(crate::quarantine::move_file(r, source, &dir).await?);
+                    sum.quarantined += 1;
+                }
+                self.state.save(&records).await?;
+            }
+        }
 
         for r in self.state.rejected(&id).await? {
             if let Some(x) = r.rejected {

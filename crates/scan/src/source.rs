@@ -43,6 +43,8 @@ pub struct S3Options {
     pub endpoint: Option<String>,
     /// The region (default `us-east-1`).
     pub region: Option<String>,
+    /// Access key id and secret, overriding `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.
+    pub credentials: Option<(String, String)>,
 }
 
 /// One file or object to scan.
@@ -89,21 +91,12 @@ impl Source {
                     "{arg}: no bucket (write s3://bucket or s3://bucket/prefix)"
                 )));
             }
-            crate::client::install_crypto();
-            let mut b = AmazonS3Builder::from_env()
-                .with_bucket_name(bucket)
-                .with_region(s3.region.clone().unwrap_or_else(|| "us-east-1".into()));
-            if let Some(ep) = &s3.endpoint {
-                b = b
-                    .with_endpoint(ep.clone())
-                    .with_allow_http(ep.starts_with("http://"));
-            }
-            let store = b.build().map_err(|source| Error::Store {
+            let store = s3_store(bucket, s3).map_err(|source| Error::Store {
                 location: arg.to_string(),
                 source,
             })?;
             return Ok(Source::S3 {
-                store: Arc::new(store),
+                store,
                 bucket: bucket.to_string(),
                 prefix: prefix.trim_matches('/').to_string(),
             });
@@ -195,6 +188,25 @@ impl Source {
             Source::Local { .. } => None,
         }
     }
+}
+
+/// A client for one bucket (credentials from the `AWS_*` variables).
+pub fn s3_store(bucket: &str, s3: &S3Options) -> Result<Arc<AmazonS3>, object_store::Error> {
+    crate::client::install_crypto();
+    let mut b = AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_region(s3.region.clone().unwrap_or_else(|| "us-east-1".into()));
+    if let Some(ep) = &s3.endpoint {
+        b = b
+            .with_endpoint(ep.clone())
+            .with_allow_http(ep.starts_with("http://"));
+    }
+    if let Some((id, secret)) = &s3.credentials {
+        b = b
+            .with_access_key_id(id.clone())
+            .with_secret_access_key(secret.clone());
+    }
+    Ok(Arc::new(b.build()?))
 }
 
 /// The version string of a local file.

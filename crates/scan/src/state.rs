@@ -145,6 +145,10 @@ pub struct Known {
     pub context: Option<String>,
     /// Its index sequence.
     pub checked_seq: Option<i64>,
+    /// Whether the last answer matched anything.
+    pub matched: bool,
+    /// Whether the file was moved to quarantine.
+    pub quarantined: bool,
 }
 
 /// An open state database.
@@ -230,8 +234,8 @@ impl State {
     /// The light part of every row of `source`, by location.
     pub async fn load(&self, source: &str) -> Result<HashMap<String, Known>, Error> {
         let rows = sqlx::query(
-            "SELECT location, size, version, md5 IS NOT NULL, length(pdq), context, checked_seq \
-             FROM files WHERE source = $1",
+            "SELECT location, size, version, md5 IS NOT NULL, length(pdq), context, checked_seq, \
+             matches IS NOT NULL, quarantined IS NOT NULL FROM files WHERE source = $1",
         )
         .bind(source)
         .fetch_all(&self.pool)
@@ -249,6 +253,8 @@ impl State {
                     pdq_count: (pdq_len.unwrap_or(0) / 32) as u8,
                     context: r.get(5),
                     checked_seq: r.get(6),
+                    matched: r.get(7),
+                    quarantined: r.get(8),
                 },
             );
         }
