@@ -198,6 +198,7 @@ async fn role_matrix_covers_every_endpoint() {
             Some(json!({"hashes": [{"type": "md5", "value": BRIDGE_MD5}]})),
             all_ok,
         ),
+        (Method::GET, "/v1/check".into(), None, all_ok),
         (Method::GET, "/v1/lists".into(), None, [ok, ok, ok, ok, no]),
         (Method::GET, format!("/v1/lists/{l}"), None, readers),
         (
@@ -392,6 +393,28 @@ async fn check_answers_without_revealing_entries() {
     assert_eq!(r[1]["matches"][0]["distance"], 12);
     assert_eq!(r[2], json!({"matched": false}));
     assert_eq!(r[3], json!({"matched": false}));
+    let seq = v["index_seq"].as_i64().unwrap();
+    // GET /v1/check: the facts a scanner needs, and the same index sequence.
+    let (s, info, _) = w
+        .call(
+            Some("hoster"),
+            Method::GET,
+            "/v1/check",
+            Body::empty(),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{info}");
+    assert_eq!(info["index_seq"], seq);
+    assert_eq!(info["max_batch"], 1000);
+    assert_eq!(info["default_distance"], 31);
+    assert_eq!(info["max_distance"], 40);
+    assert!(info["rate_per_sec"].as_u64().unwrap() > 0);
+    assert_eq!(
+        info.as_object().unwrap().len(),
+        5,
+        "nothing about lists: {info}"
+    );
     let text = v.to_string();
     assert!(!text.contains(BRIDGE_PDQ), "the listed hash leaked: {text}");
     assert!(!text.contains("bridge"), "the reference leaked: {text}");
