@@ -428,3 +428,100 @@ fn record_from(r: &sqlx::sqlite::SqliteRow) -> Record {
         quarantined: r.get(18),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(loc: &str, pdq: usize, matched: bool) -> Record {
+        let mut r = Record::new(
+            loc.into(),
+            "/srv".into(),
+            10,
+            "1.000000001:7".into(),
+            Some(Hashes {
+                md5: [1; 16],
+                sha1: [2; 20],
+                sha256: [3; 32],
+                pdq: vec![[4; 32]; pdq],
+                quality: (pdq > 0).then_some(90),
+                format: (pdq > 0).then(|| "jpeg".into()),
+                dims: (pdq > 0).then_some((640, 480)),
+            }),
+            (pdq == 0).then(|| Rejection {
+                class: "not an image",
+                detail: "text".into(),
+            }),
+        );
+        r.context = Some("ctx".into());
+        r.checked_seq = Some(5);
+        if matched {
+            r.matches.push(Found {
+                hash_type: "pdq".into(),
+                transform: Some("flipy".into()),
+                hash: "04".repeat(32),
+                list: ListMatch {
+                    list_id: 1,
+                    list: "l".into(),
+                    category: "csam".into(),
+                    list_version: 2,
+                    distance: 3,
+                },
+            });
+        }
+        r
+    }
+
+    #[tokio::test]
+    async fn records_round_trip_and_the_light_view_agrees() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = State::open(&dir.path().join("s.db")).await.unwrap();
+        let recs = vec![
+            record("/srv/a.jpg", 8, true),
+            record("/srv/b.txt", 0, false),
+            Record::new(
+                "/srv/c".into(),
+                "/srv".into(),
+                1,
+                "v".into(),
+                None,
+                Some(Rejection {
+                    class: "unreadable",
+                    detail: "permission denied".into(),
+                }),
+            ),
+        ];
+        st.save(&recs).await.unwrap();
+        let known = st.load("/srv").await.unwrap();
+        assert_eq!(known.len(), 3);
+        let a = &known["/srv/a.jpg"];
+        assert!(a.readable && a.matched && !a.quarantined);
+        assert_eq!((a.pdq_count, a.checked_seq, a.size), (8, Some(5), 10));
+        assert!(!known["/srv/c"].readable);
+        assert!(st.load("/elsewhere").await.unwrap().is_empty());
+
+        let got = st.get(&["/srv/a.jpg".into()]).await.unwrap();
+        assert_eq!(got[0].hashes, recs[0].hashes);
+        assert_eq!(got[0].matches, recs[0].matches);
+        let rejected = st.rejected("/srv").await.unwrap();
+        let classes: Vec<_> = rejected
+            .iter()
+            .map(|r| r.rejected.clone().unwrap().class)
+            .collect();
+        assert_eq!(classes, ["not an image", "unreadable"]);
+        assert_eq!(st.matched("/srv").await.unwrap().len(), 1);
+
+        // Saving again replaces; forgetting deletes.
+        let mut a2 = recs[0].clone();
+        a2.matches.clear();
+        st.save(&[a2]).await.unwrap();
+        assert!(st.matched("/srv").await.unwrap().is_empty());
+        st.forget(&["/srv/b.txt".into()]).await.unwrap();
+        assert_eq!(st.count().await.unwrap(), 2);
+        st.close().await;
+
+        // Reopening keeps everything (the schema is migrated once).
+        let st = State::open(&dir.path().join("s.db")).await.unwrap();
+        assert_eq!(st.count().await.unwrap(), 2);
+    }
+}
