@@ -137,6 +137,8 @@ impl Progress for Bar {
         self.0.set_length(total);
         self.0.set_position(0);
         self.0.set_message(phase.to_string());
+        self.0
+            .enable_steady_tick(std::time::Duration::from_millis(120));
         if total == 0 {
             self.0.set_style(
                 ProgressStyle::with_template("{spinner} {msg}...").expect("valid template"),

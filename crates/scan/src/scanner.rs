@@ -18,7 +18,7 @@ use crate::filehash::{self, FileHashes, Perceptual, Worker};
 use crate::source::{Entry, Source};
 use crate::state::{self, Found, Hashes, Known, Record, Rejection, State};
 use object_store::ObjectStoreExt;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -229,10 +229,8 @@ impl Scanner {
         let want_pdq = if self.opts.dihedral { 8 } else { 1 };
         let mut to_hash = Vec::new();
         let mut to_check = Vec::new();
-        let mut seen = HashSet::with_capacity(entries.len());
         let mut to_move = Vec::new();
         for e in entries {
-            seen.insert(e.location.clone());
             match known.remove(&e.location) {
                 Some(k) if !self.opts.rehash && self.unchanged(&k, &e, want_pdq) => {
                     if k.context.as_deref() == Some(self.context.as_str())
@@ -250,7 +248,7 @@ impl Scanner {
             }
         }
         // What is left in `known` is gone from the source.
-        let gone: Vec<String> = known.into_keys().filter(|l| !seen.contains(l)).collect();
+        let gone: Vec<String> = known.into_keys().collect();
         sum.vanished = gone.len() as u64;
         self.state.forget(&gone).await?;
 
