@@ -41,7 +41,8 @@ pub struct ScanArgs {
     pub report: Vec<PathBuf>,
 
     /// Write the files that got no PDQ hash (not an image, malformed, too large, unsupported,
-    /// unreadable) here, JSON Lines or CSV. Their digests were still checked.
+    /// unreadable) here, JSON Lines or CSV. Their digests were still checked (unreadable files
+    /// have none).
     #[arg(long, value_name = "FILE")]
     pub rejected: Option<PathBuf>,
 
@@ -337,12 +338,17 @@ fn add(t: &mut Summary, s: Summary) {
 
 fn print_summary(t: &Summary, matched_rows: u64, args: &ScanArgs) {
     let secs = t.elapsed.as_secs_f64();
+    let done = t.hashed + t.reused + t.rechecked;
+    let head = if t.interrupted {
+        format!("stopped after {done} of {} files", t.files)
+    } else {
+        format!("scanned {} files", t.files)
+    };
     eprintln!(
-        "schoon: scanned {} files ({}) in {:.2} s, {:.1} files/s: {} hashed ({}), {} unchanged, {} re-checked; {} hashes in {} requests",
-        t.files,
+        "schoon: {head} ({}) in {:.2} s, {:.1} files/s: {} hashed ({}), {} unchanged, {} re-checked; {} hashes in {} requests",
         ByteSize(t.bytes),
         secs,
-        t.files as f64 / secs.max(1e-9),
+        done as f64 / secs.max(1e-9),
         t.hashed,
         ByteSize(t.hashed_bytes),
         t.reused,
