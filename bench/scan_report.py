@@ -87,7 +87,7 @@ def main() -> None:
     L = []
     L.append(f"Scanner vs hashing, {len(rounds)} rounds (order alternating; medians):")
     L.append("")
-    L.append("| | files/s | median wall s | min–max wall s | CPU s (user+sys) | server CPU s | check requests | hashes sent | peak RSS MiB (median, max) |")
+    L.append("| | files/s | median wall s | min–max wall s | CPU s (user+sys) | server CPU s | POST /v1/check | hashes sent | peak RSS MiB (median, max) |")
     L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for k in KINDS:
         cpu = statistics.median(u + s for u, s in zip(col(k, "user_s"), col(k, "sys_s")))

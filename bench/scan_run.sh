@@ -139,7 +139,7 @@ server_cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVE/stat"; }
 # "requests hashes": /v1/check requests and checked hashes so far (all statuses, all types).
 server_counters() {
     curl -s --max-time 10 "$SERVER/metrics" | awk '
-        /^schoon_http_requests_total\{/ && /route="\/v1\/check"/ {r += $NF}
+        /^schoon_http_requests_total\{/ && /route="\/v1\/check"/ && /method="POST"/ {r += $NF}
         /^schoon_checked_hashes_total/ {h += $NF}
         END {printf "%d %d\n", r, h}'
 }
