@@ -236,6 +236,14 @@ struct Run {
 }
 
 impl Run {
+    /// Full path and hash type of every match.
+    fn path_types(&self) -> BTreeSet<String> {
+        self.rows
+            .iter()
+            .map(|r| format!("{} {}", r["path"], r["hash_type"]))
+            .collect()
+    }
+
     /// The number before `what` in the summary ("12 hashed").
     fn count(&self, what: &str) -> u64 {
         let i = self
@@ -647,11 +655,7 @@ fn an_interrupted_scan_goes_on_where_it_stopped_and_reports_the_same() {
     // The reference: one uninterrupted scan.
     let reference = scan(&svc, &work.path().join("ref.db"), &one, &[root_s]);
     assert_eq!(reference.count("hashed"), N as u64);
-    let want: BTreeSet<_> = reference
-        .rows
-        .iter()
-        .map(|r| r["path"].to_string() + &r["hash_type"].to_string())
-        .collect();
+    let want = reference.path_types();
     assert!(!want.is_empty());
 
     // Ctrl-C half-way: what was hashed is checked and saved; the next run hashes the rest only.
@@ -690,12 +694,7 @@ fn an_interrupted_scan_goes_on_where_it_stopped_and_reports_the_same() {
         N as u64,
         "no file hashed twice"
     );
-    let got: BTreeSet<_> = rest
-        .rows
-        .iter()
-        .map(|r| r["path"].to_string() + &r["hash_type"].to_string())
-        .collect();
-    assert_eq!(got, want);
+    assert_eq!(rest.path_types(), want);
 
     // kill -9 half-way: only the batch in flight is lost, and the report is the same.
     let state = work.path().join("kill.db");
@@ -716,12 +715,7 @@ fn an_interrupted_scan_goes_on_where_it_stopped_and_reports_the_same() {
         N as u64,
         "only unsaved files are hashed again"
     );
-    let got: BTreeSet<_> = rest
-        .rows
-        .iter()
-        .map(|r| r["path"].to_string() + &r["hash_type"].to_string())
-        .collect();
-    assert_eq!(got, want);
+    assert_eq!(rest.path_types(), want);
 }
 
 /// moto's S3 server, from the test virtual environment that `scripts/setup.sh` makes.

@@ -11,7 +11,7 @@
 //! let answer = client
 //!     .check(&[Query::new("md5", "d41d8cd98f00b204e9800998ecf8427e")], None)
 //!     .await?;
-//! for (result, _) in answer.results.iter().zip(0..) {
+//! for result in &answer.results {
 //!     for m in &result.matches {
 //!         println!("on list {} ({}) at distance {}", m.list, m.category, m.distance);
 //!     }
