@@ -3,12 +3,14 @@
 //! interval is set far longer than the test's deadline, so polling cannot be what passes it).
 //! Also: the service on SQLite starts, answers, and stops cleanly on SIGTERM.
 
+mod common;
+
 use lists::keys::NewKey;
 use lists::{ApiKey, Category, Millis, NewList, OrgKind, Role, Store};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 use store::testing::TempPostgres;
 
@@ -46,31 +48,7 @@ struct Replica {
 
 impl Replica {
     fn start(db: &str) -> Replica {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_schoon"))
-            .args([
-                "serve",
-                "--db",
-                db,
-                "--listen",
-                "127.0.0.1:0",
-                "--poll",
-                "600",
-            ])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines
-                .next()
-                .expect("serve exited before listening")
-                .unwrap();
-            if let Some(url) = line.strip_prefix("schoon: listening on http://") {
-                break url.trim().to_string();
-            }
-        };
+        let (child, addr) = common::spawn_serve(db, "600");
         Replica { child, addr }
     }
 

@@ -3,10 +3,12 @@
 //! S3-compatible server, moto) holding those images, altered copies of them and other files,
 //! and the scan's reports compared with exactly what should match.
 
+mod common;
+
 use scan::object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -135,28 +137,7 @@ impl Service {
         .to_string();
         let key_file = dir.path().join("key");
         std::fs::write(&key_file, format!("{key}\n")).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_schoon"))
-            .args([
-                "serve",
-                "--db",
-                &db,
-                "--listen",
-                "127.0.0.1:0",
-                "--poll",
-                "0.1",
-            ])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines.next().expect("serve exited early").unwrap();
-            if let Some(a) = line.strip_prefix("schoon: listening on http://") {
-                break a.trim().to_string();
-            }
-        };
+        let (child, addr) = common::spawn_serve(&db, "0.1");
         Service {
             child,
             addr,
