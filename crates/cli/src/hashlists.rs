@@ -179,6 +179,7 @@ async fn create(store: &dyn Store, args: CreateArgs) -> Result<()> {
             category: args.category,
             description: args.description,
             source: args.source,
+            purpose: Default::default(),
         })
         .await
         .with_context(|| format!("creating list {:?}", args.name))?;

@@ -211,6 +211,7 @@ async fn demo(store: &dyn Store, images: &Path) -> Result<Option<(String, String
                     "Demo list: hashes of benign test images from Meta's ThreatExchange repository"
                         .into(),
                 source: format!("schoon serve --demo, from {}", images.display()),
+                purpose: Default::default(),
             })
             .await?,
     };
@@ -289,6 +290,8 @@ fn hash_demo_images(dir: &Path) -> Result<Vec<Row>> {
             key,
             quality,
             ext_ref: name.clone(),
+            confirmations: None,
+            hold: None,
         };
         rows.push(row(Key::new(HashKind::Md5, &h.digests.md5)?, None));
         rows.push(row(Key::new(HashKind::Sha1, &h.digests.sha1)?, None));

@@ -109,6 +109,7 @@ async fn bootstrap(url: &str) -> (String, String, i64) {
             category: Category::new("csam").unwrap(),
             description: String::new(),
             source: String::new(),
+            purpose: Default::default(),
         })
         .await
         .unwrap();

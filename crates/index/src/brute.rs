@@ -12,7 +12,7 @@
 //! assert_eq!(distance(&q, &[0; 32]), 3);
 //! let mut hits = Vec::new();
 //! b.search_pdq(&q, 3, &mut hits);
-//! assert_eq!(hits, [Hit { list: 7, distance: 3 }]);
+//! assert_eq!((hits[0].list, hits[0].distance), (7, 3));
 //! b.apply(&[Change::Remove(Key::pdq([0; 32]), 7)]);
 //! b.search_pdq(&q, 3, &mut hits);
 //! assert!(hits.is_empty());
@@ -84,17 +84,19 @@ impl Brute {
             if k.kind() != HashKind::Pdq {
                 continue;
             }
-            let d = distance(k.as_bytes().try_into().expect("32 bytes"), query);
+            let h: [u8; 32] = k.as_bytes().try_into().expect("32 bytes");
+            let d = distance(&h, query);
             if d <= radius {
-                let e = best.entry(*l).or_insert(d);
-                *e = (*e).min(d);
+                let e = best.entry(*l).or_insert((d, h));
+                *e = (*e).min((d, h));
             }
         }
         out.clear();
-        out.extend(
-            best.into_iter()
-                .map(|(list, distance)| Hit { list, distance }),
-        );
+        out.extend(best.into_iter().map(|(list, (distance, hash))| Hit {
+            list,
+            distance,
+            hash,
+        }));
         out.sort_by_key(|h| (h.distance, h.list));
     }
 }

@@ -26,12 +26,12 @@
 //! query[31] ^= 0b11;
 //! let (mut scratch, mut hits) = (Scratch::new(), Vec::new());
 //! index.search_pdq(&query, 31, &mut scratch, &mut hits);
-//! assert_eq!(hits, [Hit { list: 1, distance: 5 }]);
+//! assert_eq!((hits.len(), hits[0].list, hits[0].distance), (1, 1, 5));
 //!
 //! // A new snapshot; the old one is unchanged.
 //! let next = index.with_changes(&[Change::Remove(pdq, 1), Change::Add(Key::pdq(query), 3)]);
 //! next.search_pdq(&query, 31, &mut scratch, &mut hits);
-//! assert_eq!(hits, [Hit { list: 3, distance: 0 }]);
+//! assert_eq!((hits.len(), hits[0].list, hits[0].distance), (1, 3, 0));
 //! assert_eq!((index.len(), next.len()), (3, 3));
 //! # Ok::<(), index::KeyError>(())
 //! ```
@@ -123,13 +123,17 @@ pub enum Change {
     Remove(Key, ListId),
 }
 
-/// One list that holds a PDQ hash near the query, and the smallest distance among its hashes.
+/// One list that holds a PDQ hash near the query, the smallest distance among its hashes, and
+/// that nearest hash (the smallest of them on a tie).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Hit {
     /// The list.
     pub list: ListId,
     /// The Hamming distance from the query to the list's nearest hash (0..=256).
     pub distance: u32,
+    /// That nearest listed hash, in Meta's byte order. The caller decides who may see it: a
+    /// check answer never does; the match record for list managers does.
+    pub hash: [u8; 32],
 }
 
 /// The immutable bulk of an index.
@@ -529,21 +533,29 @@ impl Index {
         for &(i, d) in &scratch.found {
             for &l in base.sets.get(base.pdq.list_ref(i as usize)) {
                 if delta.pdq_tombs.is_empty() || delta.pdq_tombs.binary_search(&(i, l)).is_err() {
-                    scratch.hits.push((l, d));
+                    scratch.hits.push((l, d, *base.pdq.hash(i as usize)));
                 }
             }
         }
         for &(i, d) in &scratch.delta_found {
-            scratch.hits.push((delta.pdq_add_lists[i as usize], d));
+            scratch.hits.push((
+                delta.pdq_add_lists[i as usize],
+                d,
+                delta.pdq_adds[i as usize].0,
+            ));
         }
-        // Per list, the smallest distance.
+        // Per list, the smallest distance (and the smallest hash at that distance).
         scratch.hits.sort_unstable();
         scratch.hits.dedup_by_key(|h| h.0);
         out.extend(
             scratch
                 .hits
                 .iter()
-                .map(|&(list, distance)| Hit { list, distance }),
+                .map(|&(list, distance, w)| Hit {
+                    list,
+                    distance,
+                    hash: words_to_bytes(&w),
+                }),
         );
         out.sort_unstable_by_key(|h| (h.distance, h.list));
     }
@@ -636,6 +648,7 @@ mod tests {
         let mut hits = vec![Hit {
             list: 0,
             distance: 0,
+            hash: [0; 32],
         }];
         index.search_pdq(&[0; 32], 256, &mut Scratch::new(), &mut hits);
         assert!(hits.is_empty());

@@ -480,7 +480,7 @@ pub struct Scratch {
     keep: Vec<u32>,
     pub(crate) found: Vec<(u32, u32)>,
     pub(crate) delta_found: Vec<(u32, u32)>,
-    pub(crate) hits: Vec<(ListId, u32)>,
+    pub(crate) hits: Vec<(ListId, u32, Words)>,
 }
 
 impl Default for Scratch {

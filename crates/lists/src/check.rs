@@ -30,6 +30,9 @@ pub struct ListMeta {
     pub category: Category,
     /// The version the snapshot holds.
     pub version: i64,
+    /// An allowlist: its matches override the others (see [`allowed`]).
+    #[serde(skip)]
+    pub allow: bool,
 }
 
 /// One immutable state of all lists.
@@ -62,6 +65,16 @@ pub struct Match {
     pub list: ListMeta,
     /// Hamming distance for PDQ; 0 for digests.
     pub distance: u32,
+    /// The listed hash that matched: the query itself for digests, the list's nearest hash for
+    /// PDQ. Never part of an answer to a hoster; it identifies the entry in match records.
+    #[serde(skip)]
+    pub listed: Key,
+}
+
+/// The allowlist match among `matches`, if there is one: then the hash is answered "no match",
+/// and the other matches are conflicts to record for the list managers.
+pub fn allowed(matches: &[Match]) -> Option<&Match> {
+    matches.iter().find(|m| m.list.allow)
 }
 
 thread_local! {
@@ -70,8 +83,9 @@ thread_local! {
 }
 
 impl Snapshot {
-    /// The matches of one hash, best first. PDQ hashes are searched within `radius` (the caller
-    /// caps it); digests match exactly.
+    /// The matches of one hash, best first: block lists and allowlists alike (see [`allowed`]).
+    /// PDQ hashes are searched within `radius` (the caller caps it); digests match exactly.
+    /// Entries that are held, suspended or retracted are not in the index.
     pub fn check(&self, key: &Key, radius: u32, out: &mut Vec<Match>) {
         out.clear();
         SCRATCH.with_borrow_mut(|(scratch, lists, hits)| {
@@ -83,6 +97,7 @@ impl Snapshot {
                     self.lists.get(&h.list).map(|m| Match {
                         list: m.clone(),
                         distance: h.distance,
+                        listed: Key::pdq(h.hash),
                     })
                 }));
             } else {
@@ -92,6 +107,7 @@ impl Snapshot {
                     self.lists.get(l).map(|m| Match {
                         list: m.clone(),
                         distance: 0,
+                        listed: *key,
                     })
                 }));
             }

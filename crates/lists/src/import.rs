@@ -9,8 +9,8 @@
 //! * **With a header** (CSV or TSV; a tab in the header line means TSV). One column is named
 //!   after the hash type (`md5`, `sha1`, `sha256` or `pdq`), or a `type` column names each
 //!   row's type and a `hash` column holds the value. Optional columns: `quality` (PDQ quality,
-//!   0-100) and `ref` (an external reference id, also spelled `id`, `external_id` or
-//!   `reference`). An `added_version` column (what `schoon lists export` writes) is read and
+//!   0-100), `ref` (an external reference id, also spelled `id`, `external_id` or
+//!   `reference`) and `confirmations` (how many analysts independently confirmed the entry). An `added_version` column (what `schoon lists export` writes) is read and
 //!   ignored, so an export imports again as it is. Other column names are an error, so a typo
 //!   is not silently ignored. Fields may be quoted as in CSV (`"a,b"`, `"say ""hi"""`).
 //!
@@ -97,6 +97,11 @@ pub struct Row {
     pub quality: Option<u8>,
     /// The list owner's own reference for the entry, when the file gives it.
     pub ext_ref: Option<String>,
+    /// Independent analyst confirmations, when the file gives them (`confirmations` column).
+    pub confirmations: Option<u32>,
+    /// Set by the quality [`Gate`](crate::store::Gate) when the row is imported as *held* for
+    /// review rather than active: the reason.
+    pub hold: Option<String>,
 }
 
 /// A line that could not be read.
@@ -121,6 +126,7 @@ enum Shape {
         kind_col: Option<usize>,
         quality: Option<usize>,
         ext_ref: Option<usize>,
+        confirmations: Option<usize>,
         width: usize,
     },
     /// One hash per line.
@@ -187,6 +193,8 @@ impl Parser {
                     key,
                     quality: None,
                     ext_ref: None,
+                    confirmations: None,
+                    hold: None,
                 }))
             }
             Shape::Columns {
@@ -196,6 +204,7 @@ impl Parser {
                 kind_col,
                 quality,
                 ext_ref,
+                confirmations,
                 width,
             } => {
                 let fields = split(trimmed, *delimiter);
@@ -231,10 +240,18 @@ impl Parser {
                     }
                     Some(r) => Some(r.to_string()),
                 };
+                let confirmations = match confirmations.map(field) {
+                    None | Some("") => None,
+                    Some(c) => Some(c.parse::<u32>().map_err(|_| {
+                        err(format!("confirmations {c:?} is not a whole number"))
+                    })?),
+                };
                 Ok(Some(Row {
                     key,
                     quality,
                     ext_ref,
+                    confirmations,
+                    hold: None,
                 }))
             }
         }
@@ -326,6 +343,7 @@ fn header(line: &str) -> Result<Shape, String> {
     let mut kind_col = None;
     let mut quality = None;
     let mut ext_ref = None;
+    let mut confirmations = None;
     let mut added_version = None;
     let mut width = 0;
     for (i, name) in split(line, delimiter).into_iter().enumerate() {
@@ -336,6 +354,7 @@ fn header(line: &str) -> Result<Shape, String> {
             "hash" | "value" => &mut hash,
             "quality" => &mut quality,
             "ref" | "id" | "external_id" | "reference" => &mut ext_ref,
+            "confirmations" | "verified_by" => &mut confirmations,
             // Written by exports; an import makes its own versions.
             "added_version" => &mut added_version,
             other => match HashKind::from_str(other) {
@@ -351,7 +370,7 @@ fn header(line: &str) -> Result<Shape, String> {
                 }
                 Err(_) => {
                     return Err(format!(
-                        "unknown column {name:?} in the header (expected md5, sha1, sha256, pdq, type, hash, quality, ref, added_version)"
+                        "unknown column {name:?} in the header (expected md5, sha1, sha256, pdq, type, hash, quality, ref, confirmations, added_version)"
                     ));
                 }
             },
@@ -378,6 +397,7 @@ fn header(line: &str) -> Result<Shape, String> {
         kind_col,
         quality,
         ext_ref,
+        confirmations,
         width,
     })
 }

@@ -10,7 +10,9 @@
 //! * [`import`]: reading hash-list files line by line, with line-numbered errors;
 //! * [`store`]: the [`Store`] trait the `store` crate implements for SQLite and PostgreSQL;
 //! * [`check`]: answering a batch of hashes from an in-memory [`index::Index`] snapshot;
-//! * [`live`]: keeping that snapshot in step with the store (other replicas' changes included).
+//! * [`live`]: keeping that snapshot in step with the store (other replicas' changes included);
+//! * [`trust`] and [`curate`]: provenance and status of entries, allowlists, the flood rule,
+//!   disputes and retractions.
 //!
 //! The flow: a list manager imports a file → the store writes a new list version and bumps the
 //! change sequence → every replica's [`live::LiveIndex`] reads the changes, applies them to a new
@@ -18,11 +20,13 @@
 
 pub mod auth;
 pub mod check;
+pub mod curate;
 pub mod import;
 pub mod keys;
 pub mod live;
 pub mod model;
 pub mod store;
+pub mod trust;
 
 pub use auth::{Action, Principal};
 pub use model::*;

@@ -42,6 +42,7 @@ async fn list_metas(store: &dyn Store) -> Result<Arc<HashMap<ListId, ListMeta>>>
                 name: l.name,
                 category: l.category,
                 version: l.version,
+                allow: l.purpose == crate::model::Purpose::Allow,
             },
         );
     }

@@ -274,6 +274,8 @@ pub struct ListInfo {
     pub source: String,
     /// The current version: 0 before the first import, then +1 per change.
     pub version: i64,
+    /// Whether its hashes are reported (a blocklist) or override matches (an allowlist).
+    pub purpose: Purpose,
     /// Created.
     pub created_at: Millis,
     /// Last changed.
@@ -295,6 +297,48 @@ pub struct NewList {
     /// Provenance.
     #[serde(default)]
     pub source: String,
+    /// Blocklist (the default) or allowlist.
+    #[serde(default)]
+    pub purpose: Purpose,
+}
+
+/// What a list is for.
+///
+/// A check reports the matches of **block** lists. An **allow** list holds known-benign hashes
+/// (default images of popular CMSes and themes, say): a hash that matches an allowlist is
+/// answered "no match" whatever block lists it also matches, and the conflict is recorded for
+/// the list managers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// Matches are reported.
+    #[default]
+    Block,
+    /// Matches override block matches.
+    Allow,
+}
+
+impl Purpose {
+    /// The stored and displayed name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Purpose::Block => "block",
+            Purpose::Allow => "allow",
+        }
+    }
+}
+
+impl FromStr for Purpose {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "block" | "blocklist" => Ok(Purpose::Block),
+            "allow" | "allowlist" => Ok(Purpose::Allow),
+            _ => Err(crate::Error::Invalid(format!(
+                "unknown list purpose {s:?} (block or allow)"
+            ))),
+        }
+    }
 }
 
 /// One change of a list: what an import did.

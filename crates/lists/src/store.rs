@@ -49,6 +49,8 @@ pub struct SourceStats {
     pub refused: u64,
     /// The first of those refusals, with their reasons.
     pub refusals: Vec<LineError>,
+    /// Rows the quality gate held for review (imported, but not matched until activated).
+    pub held: u64,
 }
 
 /// What an import did.
@@ -66,6 +68,10 @@ pub struct ImportOutcome {
     pub added: u64,
     /// Entries removed from the list.
     pub removed: u64,
+    /// Of the added entries, those held for review (not matched until a manager activates them).
+    pub held: u64,
+    /// Input hashes skipped because the list retracted them before.
+    pub retracted_skipped: u64,
 }
 
 /// One live entry for building the in-memory index.
@@ -118,7 +124,7 @@ pub struct Presence {
 
 /// Storage for the hash-check domain. See the [module docs](self).
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: crate::trust::TrustStore + Send + Sync + std::fmt::Debug {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
@@ -257,9 +263,15 @@ impl ErrorLog {
     pub fn record(&mut self, outcome: std::result::Result<Option<Row>, LineError>) -> Option<Row> {
         self.stats.lines += 1;
         match outcome {
-            Ok(Some(row)) => match self.gate.check(&row) {
+            Ok(Some(mut row)) => match self.gate.check(&row) {
                 Ok(()) => {
                     self.stats.rows += 1;
+                    Some(row)
+                }
+                Err(reason) if self.gate.hold_low_quality && reason.starts_with(LOW_QUALITY) => {
+                    self.stats.rows += 1;
+                    self.stats.held += 1;
+                    row.hold = Some(reason);
                     Some(row)
                 }
                 Err(reason) => {
@@ -315,7 +327,7 @@ impl ErrorLog {
 /// use lists::store::Gate;
 /// use lists::import::Row;
 /// use index::Key;
-/// let zero = Row { key: Key::pdq([0; 32]), quality: None, ext_ref: None };
+/// let zero = Row { key: Key::pdq([0; 32]), quality: None, ext_ref: None, confirmations: None, hold: None };
 /// assert!(Gate::default().check(&zero).unwrap_err().contains("bits set"));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -324,13 +336,20 @@ pub struct Gate {
     pub min_pdq_quality: u8,
     /// Fewest ones (and fewest zeros) a PDQ hash may have.
     pub min_pdq_ones: u32,
+    /// Import low-quality PDQ rows as *held* for a list manager's review instead of refusing
+    /// them. Degenerate hashes are refused either way.
+    pub hold_low_quality: bool,
 }
+
+/// How a low-quality refusal starts (so it can be turned into a hold).
+const LOW_QUALITY: &str = "PDQ quality";
 
 impl Default for Gate {
     fn default() -> Gate {
         Gate {
             min_pdq_quality: 50,
             min_pdq_ones: 64,
+            hold_low_quality: false,
         }
     }
 }
@@ -347,6 +366,7 @@ impl Gate {
     pub const OFF: Gate = Gate {
         min_pdq_quality: 0,
         min_pdq_ones: 0,
+        hold_low_quality: false,
     };
 
     /// `Ok` if the row may be imported, else why not.
@@ -386,6 +406,8 @@ mod gate_tests {
             key,
             quality,
             ext_ref: None,
+            confirmations: None,
+            hold: None,
         }))
     }
 

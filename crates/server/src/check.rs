@@ -22,8 +22,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use index::{HashKind, Key};
-use lists::Action;
 use lists::check::Match;
+use lists::trust::EntryHit;
+use lists::{Action, Millis};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
@@ -110,6 +111,39 @@ pub(crate) async fn info(
         max_distance: state.config.max_radius.min(index::MAX_RADIUS),
         rate_per_sec: auth.rate_per_sec.unwrap_or(state.config.default_rate),
     }))
+}
+
+/// Splits one checked hash's matches into what the answer reports and the match records: if an
+/// allowlist matched (`allow`: the allowlist and its listed hash), nothing is reported and every
+/// block match is recorded as a conflict; otherwise every block match is reported and recorded.
+fn verdict<'a>(
+    found: &'a [Match],
+    allow: Option<(i64, Key)>,
+    query: &Key,
+    auth: &Auth,
+    at: Millis,
+    hits: &mut Vec<EntryHit>,
+) -> (Vec<&'a Match>, usize) {
+    let mut reported = Vec::new();
+    let mut conflicts = 0;
+    for m in found.iter().filter(|m| !m.list.allow) {
+        hits.push(EntryHit {
+            at,
+            org_id: auth.principal.org_id,
+            key_id: auth.principal.key_id.clone(),
+            list_id: m.list.id,
+            listed: m.listed,
+            query: *query,
+            distance: m.distance,
+            allowed_by: allow,
+        });
+        if allow.is_some() {
+            conflicts += 1;
+        } else {
+            reported.push(m);
+        }
+    }
+    (reported, conflicts)
 }
 
 /// Parses a JSON body with our error codes (axum's own rejections have none).
@@ -201,28 +235,36 @@ pub(crate) async fn check(
     rate_check(&state, &auth, keys.len())?;
 
     let snap = state.live.snapshot();
+    let now = Millis::now();
     let mut results = Vec::with_capacity(keys.len());
     let mut found = Vec::new();
     let mut audit_matches = Vec::new();
+    let mut hits = Vec::new();
     let mut n_matched = 0;
+    let mut n_allowed = 0;
     for (i, key) in keys.iter().enumerate() {
         snap.check(key, radius, &mut found);
         metrics::counter!("schoon_checked_hashes_total", "type" => key.kind().name()).increment(1);
-        if !found.is_empty() {
-            n_matched += 1;
+        let allow = lists::check::allowed(&found).map(|a| (a.list.id, a.listed));
+        let (reported, conflicts) = verdict(&found, allow, key, &auth, now, &mut hits);
+        if !reported.is_empty() || conflicts > 0 {
+            n_matched += u64::from(!reported.is_empty());
+            n_allowed += u64::from(conflicts > 0);
             audit_matches.push(serde_json::json!({
                 "i": i,
                 "type": key.kind().name(),
                 "hash": key.to_hex(),
-                "lists": found.iter().map(|m| serde_json::json!({"id": m.list.id, "version": m.list.version, "distance": m.distance})).collect::<Vec<_>>(),
+                "lists": reported.iter().map(|m| serde_json::json!({"id": m.list.id, "version": m.list.version, "distance": m.distance})).collect::<Vec<_>>(),
+                "allowlisted": conflicts,
             }));
         }
         results.push(CheckResult {
-            matched: !found.is_empty(),
-            matches: found.iter().map(|m| MatchOut::from(m, None)).collect(),
+            matched: !reported.is_empty(),
+            matches: reported.iter().map(|m| MatchOut::from(m, None)).collect(),
         });
     }
     metrics::counter!("schoon_matched_hashes_total").increment(n_matched);
+    metrics::counter!("schoon_allowlisted_hashes_total").increment(n_allowed);
     let mut detail =
         serde_json::json!({ "radius": radius, "index_seq": snap.seq, "matches": audit_matches });
     if state.config.audit_all_hashes {
@@ -232,7 +274,14 @@ pub(crate) async fn check(
             .collect();
     }
     state
-        .record_audit(&auth, "check", keys.len() as i64, n_matched as i64, detail)
+        .record_audit_hits(
+            &auth,
+            "check",
+            keys.len() as i64,
+            n_matched as i64,
+            detail,
+            hits,
+        )
         .await;
     Ok(Json(CheckResponse {
         results,
@@ -325,12 +374,23 @@ pub(crate) async fn check_image(
         Err(e) => hashes.pdq_error = Some(format!("not hashed perceptually: {e}")),
     }
     let snap = state.live.snapshot();
+    let now = Millis::now();
     let mut matches = Vec::new();
-    let mut found = Vec::new();
+    let mut hits = Vec::new();
+    let mut all = Vec::with_capacity(queries.len());
     for (key, name) in queries {
         let key = key.map_err(ApiError::internal)?;
+        let mut found = Vec::new();
         snap.check(&key, radius, &mut found);
-        matches.extend(found.iter().map(|m| MatchOut::from(m, Some(name))));
+        all.push((key, name, found));
+    }
+    // One image: if any of its hashes is allowlisted, the image is.
+    let allow = all
+        .iter()
+        .find_map(|(_, _, f)| lists::check::allowed(f).map(|a| (a.list.id, a.listed)));
+    for (key, name, found) in &all {
+        let (reported, _) = verdict(found, allow, key, &auth, now, &mut hits);
+        matches.extend(reported.iter().map(|m| MatchOut::from(m, Some(name))));
     }
     let detail = serde_json::json!({
         "radius": radius,
@@ -341,12 +401,13 @@ pub(crate) async fn check_image(
         } else { serde_json::Value::Null },
     });
     state
-        .record_audit(
+        .record_audit_hits(
             &auth,
             "check_image",
             1,
             i64::from(!matches.is_empty()),
             detail,
+            hits,
         )
         .await;
     Ok(Json(ImageResponse {

@@ -252,3 +252,44 @@ pub(crate) async fn metrics(
     )
         .into_response())
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateOrg {
+    /// Where alerts and notices for the organisation go; `null` clears it.
+    email: Option<String>,
+}
+
+/// An organisation with its contact address.
+#[derive(Serialize)]
+pub(crate) struct OrgOut {
+    #[serde(flatten)]
+    org: Organisation,
+    email: Option<String>,
+}
+
+/// `PATCH /v1/orgs/{id}`: sets the organisation's e-mail address.
+pub(crate) async fn update_org(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+    ApiBytes(body): ApiBytes,
+) -> Result<Json<OrgOut>, ApiError> {
+    auth.require(Action::Administer)?;
+    let req: UpdateOrg = parse_json(&headers, &body)?;
+    state.store.set_org_email(id, req.email.as_deref()).await?;
+    Ok(Json(OrgOut {
+        org: state.store.org(id).await?,
+        email: state.store.org_email(id).await?,
+    }))
+}
+
+/// `GET /v1/outbox`: the newest queued e-mails and whether they went out.
+pub(crate) async fn outbox(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> Result<Json<Vec<lists::trust::OutboxMail>>, ApiError> {
+    auth.require(Action::Administer)?;
+    Ok(Json(state.store.outbox(200).await?))
+}

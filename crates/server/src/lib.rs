@@ -7,7 +7,9 @@
 //! | `GET/POST /v1/lists`, `GET /v1/lists/{id}`, `.../versions` | admin, analyst, list_manager (own) | list metadata |
 //! | `POST /v1/lists/{id}/import`, `GET .../export`, `GET .../history` | admin, list_manager (own) | entries in and out |
 //! | `GET /v1/categories` | admin, analyst, list_manager | the list categories |
-//! | `/v1/orgs`, `/v1/keys`, `/v1/audit`, `POST /v1/categories` | admin | accounts, the audit log, new categories |
+//! | `/v1/orgs`, `/v1/keys`, `/v1/audit`, `POST /v1/categories`, `/v1/outbox` | admin | accounts, the audit log, new categories, queued e-mail |
+//! | `/v1/lists/{id}/entries...`, `/v1/lists/{id}/conflicts`, `/v1/alerts` | admin, list_manager (own) | provenance, status, allowlisting, alerts ([`trust_api`]) |
+//! | `/v1/disputes`, `/v1/retractions` | every role (its own) | dispute a match; retraction notices |
 //! | `/healthz`, `/openapi.json` | anyone | liveness, the API description |
 //! | `/metrics` | admin (or anyone, if configured) | Prometheus text |
 //!
@@ -36,6 +38,7 @@ pub mod error;
 mod extract;
 mod lists_api;
 pub mod openapi;
+mod trust_api;
 
 use error::ApiError;
 
@@ -60,6 +63,10 @@ pub struct Config {
     pub audit_all_hashes: bool,
     /// Serve `/metrics` without a key.
     pub metrics_public: bool,
+    /// When an entry's matches are a flood (see [`lists::curate::FloodRule`]).
+    pub flood: lists::curate::FloodRule,
+    /// Where alerts go, and the public base URL for links in e-mails.
+    pub notify: lists::curate::Notify,
 }
 
 impl Default for Config {
@@ -74,6 +81,8 @@ impl Default for Config {
             key_cache_ttl: Duration::from_secs(5),
             audit_all_hashes: false,
             metrics_public: false,
+            flood: lists::curate::FloodRule::default(),
+            notify: lists::curate::Notify::default(),
         }
     }
 }
@@ -164,9 +173,23 @@ impl AppState {
         matches: i64,
         detail: serde_json::Value,
     ) {
+        self.record_audit_hits(auth, action, count, matches, detail, Vec::new())
+            .await;
+    }
+
+    /// Queues an audit record with the entry matches it reports.
+    pub(crate) async fn record_audit_hits(
+        &self,
+        auth: &auth::Auth,
+        action: &str,
+        count: i64,
+        matches: i64,
+        detail: serde_json::Value,
+        hits: Vec<lists::trust::EntryHit>,
+    ) {
         self.0
             .audit
-            .record(lists::AuditRecord {
+            .record_with_hits(lists::AuditRecord {
                 at: lists::Millis::now(),
                 key_id: auth.principal.key_id.clone(),
                 org_id: auth.principal.org_id,
@@ -174,7 +197,7 @@ impl AppState {
                 count,
                 matches,
                 detail: detail.to_string(),
-            })
+            }, hits)
             .await;
     }
 }
@@ -201,6 +224,27 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/lists/{id}/export", get(lists_api::export))
         .route("/lists/{id}/history", get(lists_api::history))
+        .route("/lists/{id}/entries", get(trust_api::entries))
+        .route("/lists/{id}/entries/{entry}", get(trust_api::entry))
+        .route(
+            "/lists/{id}/entries/{entry}/status",
+            post(trust_api::set_status),
+        )
+        .route(
+            "/lists/{id}/entries/{entry}/allowlist",
+            post(trust_api::allowlist),
+        )
+        .route("/lists/{id}/conflicts", get(trust_api::conflicts))
+        .route("/alerts", get(trust_api::alerts))
+        .route("/alerts/{id}/ack", post(trust_api::ack_alert))
+        .route(
+            "/disputes",
+            get(trust_api::disputes).post(trust_api::open_dispute),
+        )
+        .route("/disputes/{id}/resolve", post(trust_api::resolve_dispute))
+        .route("/retractions", get(trust_api::retractions))
+        .route("/outbox", get(control::outbox))
+        .route("/orgs/{id}", axum::routing::patch(control::update_org))
         .route("/orgs", get(control::list_orgs).post(control::create_org))
         .route("/keys", get(control::list_keys).post(control::create_key))
         .route("/keys/{id}", delete(control::revoke_key))

@@ -90,6 +90,9 @@ struct CreateList {
     description: String,
     #[serde(default)]
     source: String,
+    /// `block` (the default) or `allow`.
+    #[serde(default)]
+    purpose: Option<String>,
 }
 
 /// `POST /v1/lists`.
@@ -110,6 +113,12 @@ pub(crate) async fn create_list(
             category: Category::new(&req.category)?,
             description: req.description,
             source: req.source,
+            purpose: req
+                .purpose
+                .as_deref()
+                .map(lists::Purpose::from_str)
+                .transpose()?
+                .unwrap_or_default(),
         })
         .await?;
     Ok((StatusCode::CREATED, Json(list_out(&state, info).await?)))

@@ -78,6 +78,7 @@ async fn world(config: Config) -> World {
             category: Category::new("csam").unwrap(),
             description: "test".into(),
             source: "benign test images".into(),
+            purpose: Default::default(),
         })
         .await
         .unwrap()
@@ -87,11 +88,15 @@ async fn world(config: Config) -> World {
             key: Key::parse_hex(HashKind::Md5, BRIDGE_MD5).unwrap(),
             quality: None,
             ext_ref: Some("bridge".into()),
+            confirmations: None,
+            hold: None,
         },
         Row {
             key: Key::parse_hex(HashKind::Pdq, BRIDGE_PDQ).unwrap(),
             quality: Some(100),
             ext_ref: Some("bridge".into()),
+            confirmations: None,
+            hold: None,
         },
     ];
     store

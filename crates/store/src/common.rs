@@ -80,14 +80,15 @@ pub(crate) fn db_err(what: &str) -> impl Fn(sqlx::Error) -> Error + '_ {
     }
 }
 
-/// Rows per multi-row INSERT into the import's staging table (4 parameters each).
+/// Rows per multi-row INSERT into the import's staging table.
 pub(crate) const STAGING_BATCH: usize = 1000;
+/// Parameters per staged row.
+pub(crate) const STAGING_COLS: usize = 6;
 
 pub(crate) const ORG_COLS: &str = "id, name, kind, created_at";
 pub(crate) const KEY_COLS: &str =
     "id, org_id, role, name, secret_sha256, rate_per_sec, created_at, revoked_at";
-pub(crate) const LIST_COLS: &str =
-    "id, name, owner_org_id, category, description, source, version, created_at, updated_at";
+pub(crate) const LIST_COLS: &str = "id, name, owner_org_id, category, description, source, version, purpose, created_at, updated_at";
 pub(crate) const VERSION_COLS: &str =
     "list_id, version, seq, created_at, actor, mode, added, removed, note";
 
@@ -96,17 +97,26 @@ pub(crate) const VERSION_COLS: &str =
 /// and SQLite's name lookup is linear in the number of parameters, which made a 4,000-parameter
 /// statement spend most of its time there.
 pub(crate) fn staging_insert(n: usize, numbered: bool) -> String {
-    let mut sql = String::with_capacity(40 + n * 24);
-    sql.push_str("INSERT INTO staging (kind, hash, quality, ext_ref) VALUES ");
+    let mut sql = String::with_capacity(80 + n * 36);
+    sql.push_str(
+        "INSERT INTO staging (kind, hash, quality, ext_ref, confirmations, hold_reason) VALUES ",
+    );
     for i in 0..n {
         if i > 0 {
             sql.push(',');
         }
         if numbered {
-            let b = i * 4;
-            sql.push_str(&format!("(${},${},${},${})", b + 1, b + 2, b + 3, b + 4));
+            let b = i * STAGING_COLS;
+            sql.push('(');
+            for j in 1..=STAGING_COLS {
+                if j > 1 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("${}", b + j));
+            }
+            sql.push(')');
         } else {
-            sql.push_str("(?,?,?,?)");
+            sql.push_str("(?,?,?,?,?,?)");
         }
     }
     sql.push_str(" ON CONFLICT (kind, hash) DO NOTHING");
@@ -194,6 +204,11 @@ macro_rules! impl_store {
                 description: r.try_get("description").map_err(&e)?,
                 source: r.try_get("source").map_err(&e)?,
                 version: r.try_get("version").map_err(&e)?,
+                purpose: r
+                    .try_get::<String, _>("purpose")
+                    .map_err(&e)?
+                    .parse()
+                    .map_err(|_| Error::Internal("unknown list purpose in the database".into()))?,
                 created_at: millis(r.try_get("created_at").map_err(&e)?),
                 updated_at: millis(r.try_get("updated_at").map_err(&e)?),
             })
@@ -391,14 +406,15 @@ macro_rules! impl_store {
                 })?;
                 let now = self.clock.now();
                 let r = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO lists (name, owner_org_id, category, description, source, version, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, 0, $6, $6) RETURNING {LIST_COLS}"
+                    "INSERT INTO lists (name, owner_org_id, category, description, source, version, purpose, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $7) RETURNING {LIST_COLS}"
                 )))
                 .bind(name)
                 .bind(new.owner_org_id)
                 .bind(new.category.as_str())
                 .bind(&new.description)
                 .bind(&new.source)
+                .bind(new.purpose.name())
                 .bind(now.0)
                 .fetch_one(&self.pool)
                 .await
@@ -508,7 +524,9 @@ macro_rules! impl_store {
                             .bind(kind_code(row.key.kind()))
                             .bind(row.key.as_bytes())
                             .bind(row.quality.map(i64::from))
-                            .bind(row.ext_ref.as_deref());
+                            .bind(row.ext_ref.as_deref())
+                            .bind(i64::from(row.confirmations.unwrap_or(0)))
+                            .bind(row.hold.as_deref());
                     }
                     q.execute(&mut *conn).await.map_err(db_err("staged entry"))?;
                 }
@@ -538,21 +556,44 @@ macro_rules! impl_store {
                 let version = old + 1;
                 let mut added = 0;
                 let mut removed = 0;
+                let mut held = 0;
+                let mut retracted_skipped = 0;
                 if mode != Mode::Remove {
-                    added = sqlx::query(
-                        "INSERT INTO entries (list_id, kind, hash, quality, ext_ref, added_version, added_seq) \
-                         SELECT $1, s.kind, s.hash, s.quality, s.ext_ref, $2, $3 FROM staging s \
+                    // A hash the list retracted before is not listed again by an import: the
+                    // mistake that made the 2021 incident must not come back with the next file.
+                    retracted_skipped = sqlx::query(
+                        "SELECT COUNT(*) AS n FROM staging s WHERE EXISTS (SELECT 1 FROM entries e \
+                         WHERE e.list_id = $1 AND e.kind = s.kind AND e.hash = s.hash AND e.status = 'retracted')",
+                    )
+                    .bind(list_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err("entry"))?
+                    .try_get::<i64, _>("n")
+                    .map_err(db_err("entry"))?;
+                    let inserted = sqlx::query(
+                        "INSERT INTO entries (list_id, kind, hash, quality, ext_ref, added_version, added_seq, \
+                                              confirmations, status, initial_status, hold_reason) \
+                         SELECT $1, s.kind, s.hash, s.quality, s.ext_ref, $2, $3, s.confirmations, \
+                                CASE WHEN s.hold_reason IS NULL THEN 'active' ELSE 'held' END, \
+                                CASE WHEN s.hold_reason IS NULL THEN 'active' ELSE 'held' END, s.hold_reason \
+                         FROM staging s \
                          WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE e.list_id = $1 AND e.kind = s.kind \
-                                           AND e.hash = s.hash AND e.removed_version IS NULL) \
-                         ORDER BY s.kind, s.hash",
+                                           AND e.hash = s.hash AND (e.removed_version IS NULL OR e.status = 'retracted')) \
+                         ORDER BY s.kind, s.hash RETURNING status",
                     )
                     .bind(list_id)
                     .bind(version)
                     .bind(seq)
-                    .execute(&mut *tx)
+                    .fetch_all(&mut *tx)
                     .await
-                    .map_err(db_err("entry"))?
-                    .rows_affected();
+                    .map_err(db_err("entry"))?;
+                    added = inserted.len() as u64;
+                    for r in &inserted {
+                        if r.try_get::<String, _>("status").map_err(db_err("entry"))? == "held" {
+                            held += 1;
+                        }
+                    }
                 }
                 if mode != Mode::Add {
                     let sql = if mode == Mode::Replace {
@@ -580,6 +621,8 @@ macro_rules! impl_store {
                     distinct: u64::try_from(distinct).unwrap_or(0),
                     added,
                     removed,
+                    held,
+                    retracted_skipped: u64::try_from(retracted_skipped).unwrap_or(0),
                 };
                 if added == 0 && removed == 0 {
                     tx.rollback().await.map_err(db_err("transaction"))?;
@@ -704,7 +747,7 @@ macro_rules! impl_store {
             async fn index_page(&self, after_id: i64, limit: u32) -> Result<Vec<IndexRow>> {
                 let rows = sqlx::query(
                     "SELECT id, kind, hash, list_id FROM entries \
-                     WHERE removed_version IS NULL AND id > $1 ORDER BY id LIMIT $2",
+                     WHERE removed_version IS NULL AND status = 'active' AND id > $1 ORDER BY id LIMIT $2",
                 )
                 .bind(after_id)
                 .bind(i64::from(limit))
@@ -723,14 +766,21 @@ macro_rules! impl_store {
             }
 
             async fn changes_page(&self, seq: i64, after_id: i64, limit: u32) -> Result<Vec<ChangeRow>> {
-                // Two index range scans (added_seq, id) and (removed_seq, id), merged.
+                // Three index range scans, merged: entries added by the change (if they were
+                // active when added; held ones join the checks by a later status change),
+                // entries removed by it, and status changes that took this sequence number.
                 let rows = sqlx::query(
                     "SELECT * FROM ( \
                        SELECT * FROM (SELECT id, kind, hash, list_id, 1 AS added FROM entries \
-                                      WHERE added_seq = $1 AND id > $2 ORDER BY id LIMIT $3) a \
+                                      WHERE added_seq = $1 AND initial_status = 'active' AND id > $2 ORDER BY id LIMIT $3) a \
                        UNION ALL \
                        SELECT * FROM (SELECT id, kind, hash, list_id, 0 AS added FROM entries \
                                       WHERE removed_seq = $1 AND id > $2 ORDER BY id LIMIT $3) r \
+                       UNION ALL \
+                       SELECT * FROM (SELECT e.id, e.kind, e.hash, e.list_id, \
+                                             CASE WHEN ev.to_status = 'active' AND e.removed_version IS NULL THEN 1 ELSE 0 END AS added \
+                                      FROM entry_events ev JOIN entries e ON e.id = ev.entry_id \
+                                      WHERE ev.seq = $1 AND ev.entry_id > $2 ORDER BY ev.entry_id LIMIT $3) s \
                      ) u ORDER BY id LIMIT $3",
                 )
                 .bind(seq)

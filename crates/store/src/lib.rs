@@ -23,6 +23,7 @@ use lists::{Clock, Store, SystemClock};
 use std::sync::Arc;
 
 mod common;
+mod trust;
 pub mod postgres;
 pub mod sqlite;
 #[cfg(feature = "testing")]

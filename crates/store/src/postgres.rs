@@ -55,7 +55,10 @@ impl PgStore {
     const NUMBERED: bool = true;
 
     const STAGING_DDL: &'static str = "CREATE TEMP TABLE staging (kind BIGINT NOT NULL, hash BYTEA NOT NULL, \
-         quality BIGINT, ext_ref TEXT, PRIMARY KEY (kind, hash))";
+         quality BIGINT, ext_ref TEXT, confirmations BIGINT NOT NULL, hold_reason TEXT, PRIMARY KEY (kind, hash))";
+
+    /// Holds the change-sequence row for the rest of the transaction.
+    const LOCK_SEQ: &'static str = "SELECT value FROM change_seq WHERE id = 1 FOR UPDATE";
 
     async fn begin_write(
         conn: &mut PoolConnection<Postgres>,
@@ -108,3 +111,4 @@ impl PgStore {
 }
 
 crate::common::impl_store!(PgStore, sqlx::Postgres, sqlx::postgres::PgRow, "postgres");
+crate::trust::impl_trust!(PgStore, sqlx::Postgres, sqlx::postgres::PgRow);

@@ -57,7 +57,11 @@ impl SqliteStore {
     const NUMBERED: bool = false;
 
     const STAGING_DDL: &'static str = "CREATE TEMP TABLE staging (kind INTEGER NOT NULL, hash BLOB NOT NULL, \
-         quality INTEGER, ext_ref TEXT, PRIMARY KEY (kind, hash)) WITHOUT ROWID";
+         quality INTEGER, ext_ref TEXT, confirmations INTEGER NOT NULL, hold_reason TEXT, PRIMARY KEY (kind, hash)) WITHOUT ROWID";
+
+    /// Holds the change-sequence row for the rest of the transaction (`BEGIN IMMEDIATE` already
+    /// holds the whole database).
+    const LOCK_SEQ: &'static str = "SELECT value FROM change_seq WHERE id = 1";
 
     async fn begin_write(
         conn: &mut PoolConnection<Sqlite>,
@@ -78,3 +82,4 @@ impl SqliteStore {
 }
 
 crate::common::impl_store!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow, "sqlite");
+crate::trust::impl_trust!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow);

@@ -31,6 +31,8 @@ fn rows(keys: &[Key]) -> VecSource {
                 key: *k,
                 quality: (k.kind() == HashKind::Pdq).then_some(90),
                 ext_ref: Some(format!("ref-{}", &k.to_hex()[..6])),
+                confirmations: None,
+                hold: None,
             })
             .collect(),
     )
@@ -45,6 +47,7 @@ async fn setup(store: &dyn Store, name: &str) -> (i64, i64) {
             category: Category::new("csam").unwrap(),
             description: "test".into(),
             source: "unit test".into(),
+            purpose: Default::default(),
         })
         .await
         .unwrap();
@@ -126,6 +129,7 @@ async fn list_versions_and_history(store: Arc<dyn Store>) {
             category: Category::new("nonsense").unwrap(),
             description: String::new(),
             source: String::new(),
+            purpose: Default::default(),
         })
         .await;
     assert!(matches!(bad_cat, Err(Error::Invalid(_))), "{bad_cat:?}");
@@ -136,6 +140,7 @@ async fn list_versions_and_history(store: Arc<dyn Store>) {
             category: Category::new("csam").unwrap(),
             description: String::new(),
             source: String::new(),
+            purpose: Default::default(),
         })
         .await;
     assert!(matches!(dup, Err(Error::Conflict(_))), "{dup:?}");
@@ -240,6 +245,8 @@ impl RowSource for Failing {
                     key,
                     quality: None,
                     ext_ref: None,
+                    confirmations: None,
+                    hold: None,
                 })
                 .collect());
         }
@@ -300,6 +307,7 @@ async fn change_feed_follows(store: Arc<dyn Store>) {
             category: Category::new("terrorism").unwrap(),
             description: String::new(),
             source: String::new(),
+            purpose: Default::default(),
         })
         .await
         .unwrap()
