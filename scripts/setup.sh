@@ -41,6 +41,6 @@ if [ "${1:-}" = "--test" ]; then
     echo "setup: installing moto (S3 test server) into $venv" >&2
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check 'moto[server]==5.2.5'
+    "$venv/bin/pip" install -q --disable-pip-version-check 'moto[server]==5.2.5' 'aiosmtpd==1.4.6'
   fi
 fi
