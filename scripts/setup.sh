@@ -33,12 +33,13 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
-# --test: moto, an S3-compatible server the bucket-scan tests start on loopback, in its own
-# virtual environment outside the clone (kept between runs, rebuilt when missing).
+# --test: the real servers the tests start on loopback, in their own virtual environment
+# outside the clone (kept between runs, rebuilt when something is missing): moto, an
+# S3-compatible server for the bucket scans, and aiosmtpd, an SMTP server for the mail tests.
 if [ "${1:-}" = "--test" ]; then
   venv="${SCHOON_TEST_VENV:-$HOME/.cache/schoon/test-venv}"
-  if [ ! -x "$venv/bin/moto_server" ]; then
-    echo "setup: installing moto (S3 test server) into $venv" >&2
+  if ! { [ -x "$venv/bin/moto_server" ] && "$venv/bin/python" -c 'import aiosmtpd' 2>/dev/null; }; then
+    echo "setup: installing moto (S3 test server) and aiosmtpd (SMTP test server) into $venv" >&2
     rm -rf "$venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check 'moto[server]==5.2.5' 'aiosmtpd==1.4.6'

@@ -38,7 +38,8 @@ lists, a hosting provider that checks its uploads, the operator of this installa
 
 Examples:
   schoon orgs create 'Politie Nederland' --kind police
-  schoon orgs create 'Example Hosting B.V.' --kind hoster
+  schoon orgs create 'Example Hosting B.V.' --kind hoster --email abuse@hosting.example
+  schoon orgs email 'Politie Nederland' hashlists@politie.example   # where its alerts go
   schoon orgs list
   schoon --db postgres://schoon@db/schoon orgs list --json";
 
@@ -51,6 +52,16 @@ enum OrgsCommand {
         /// What it is.
         #[arg(long, value_parser = org_kind_parser())]
         kind: OrgKind,
+        /// Where its alerts (list owners) and retraction notices (hosters) go.
+        #[arg(long, value_name = "ADDR")]
+        email: Option<String>,
+    },
+    /// Set (or with no address, clear) where an organisation's alerts and notices go.
+    Email {
+        /// The organisation's name.
+        name: String,
+        /// The address.
+        address: Option<String>,
     },
     /// Show every organisation.
     List {
@@ -64,17 +75,37 @@ enum OrgsCommand {
 pub async fn orgs(args: OrgsArgs) -> Result<()> {
     let store = args.db.open().await?;
     match args.command {
-        OrgsCommand::Create { name, kind } => {
+        OrgsCommand::Create { name, kind, email } => {
             let org = store
                 .create_org(&name, kind)
                 .await
                 .with_context(|| format!("creating organisation {name:?}"))?;
+            if let Some(e) = email {
+                store
+                    .set_org_email(org.id, Some(&e))
+                    .await
+                    .context("setting the e-mail address")?;
+            }
             println!(
                 "created organisation {} {:?} ({})",
                 org.id,
                 org.name,
                 org.kind.name()
             );
+        }
+        OrgsCommand::Email { name, address } => {
+            let org = store
+                .org_by_name(&name)
+                .await
+                .with_context(|| format!("organisation {name:?}"))?;
+            store
+                .set_org_email(org.id, address.as_deref())
+                .await
+                .context("setting the e-mail address")?;
+            match address {
+                Some(a) => println!("{} mail goes to {a}", org.name),
+                None => println!("{} has no e-mail address now", org.name),
+            }
         }
         OrgsCommand::List { json } => {
             let orgs = store.orgs().await.context("reading organisations")?;

@@ -95,6 +95,10 @@ struct CreateArgs {
     /// Where the hashes come from (provenance).
     #[arg(long, default_value = "")]
     source: String,
+    /// block: matches are reported; allow: known-benign hashes that override every match
+    /// (a check hitting both answers "no match" and the conflict is recorded).
+    #[arg(long, default_value = "block", value_parser = |s: &str| s.parse::<lists::Purpose>())]
+    purpose: lists::Purpose,
 }
 
 #[derive(Debug, clap::Args)]
@@ -179,7 +183,7 @@ async fn create(store: &dyn Store, args: CreateArgs) -> Result<()> {
             category: args.category,
             description: args.description,
             source: args.source,
-            purpose: Default::default(),
+            purpose: args.purpose,
         })
         .await
         .with_context(|| format!("creating list {:?}", args.name))?;

@@ -58,6 +58,11 @@ pub struct ImportArgs {
     /// exit status is still 1).
     #[arg(long)]
     pub skip_invalid: bool,
+    /// Import low-quality PDQ rows as *held* for review instead of refusing them: they are on
+    /// the list but not matched until a list manager activates them
+    /// (POST /v1/lists/{id}/entries/{entry}/status).
+    #[arg(long)]
+    pub hold_low_quality: bool,
     /// Allow `--mode replace` with an input that holds no hashes (it empties the list).
     #[arg(long)]
     pub allow_empty: bool,
@@ -83,7 +88,8 @@ Blank lines and lines starting with # are skipped; duplicates count once.
 Quality gate: rows that would match far too much are refused, each reported with its line and
 reason, and the rest of the file is imported: PDQ hashes with quality below 50, PDQ hashes with
 fewer than 64 or more than 192 of 256 bits set (flat images hash to all zeros), and the digests
-of the empty file.
+of the empty file. With --hold-low-quality, low-quality PDQ rows are imported as held for a list
+manager's review instead. Hashes the list retracted before are never listed again by an import.
 
 The whole file is one change: the list gets exactly one new version, or, if any line cannot be
 read (without --skip-invalid), an error happens or the import is interrupted, it stays as it
@@ -292,6 +298,10 @@ struct Summary<'a> {
     invalid: u64,
     /// Rows the quality gate refused (low PDQ quality, degenerate hashes, empty-file digests).
     refused: u64,
+    /// Added entries held for review (`--hold-low-quality`).
+    held: u64,
+    /// Hashes skipped because the list retracted them before.
+    retracted_skipped: u64,
     /// The new version, or `None` when nothing changed.
     version: Option<i64>,
     /// The list's version after the import.
@@ -345,6 +355,7 @@ pub async fn run(db: &DbArgs, args: ImportArgs) -> Result<bool> {
     let mut source = FileSource::new(reader, Parser::new(args.kind), args.skip_invalid)
         .refuse_empty(args.mode == Mode::Replace && !args.allow_empty)
         .with_progress(progress.clone());
+    source.log.gate.hold_low_quality = args.hold_low_quality;
     let result = store
         .import(list.id, args.mode, &db::actor(), &note, &mut source)
         .await;
@@ -383,6 +394,8 @@ pub async fn run(db: &DbArgs, args: ImportArgs) -> Result<bool> {
         removed: outcome.removed,
         invalid: s.invalid,
         refused: s.refused,
+        held: outcome.held,
+        retracted_skipped: outcome.retracted_skipped,
         version: outcome.version.as_ref().map(|v| v.version),
         list_version: outcome.list_version,
     };
@@ -407,6 +420,8 @@ pub async fn run(db: &DbArgs, args: ImportArgs) -> Result<bool> {
             ("removed", summary.removed),
             ("invalid", summary.invalid),
             ("refused", summary.refused),
+            ("held", summary.held),
+            ("retracted", summary.retracted_skipped),
         ] {
             println!("  {what:<9} {n}");
         }

@@ -68,6 +68,48 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
+    #[command(flatten)]
+    trust: TrustArgs,
+}
+
+/// The flood rule and e-mail.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Flood rule and e-mail")]
+pub struct TrustArgs {
+    /// Turn the flood rule off (matches are still recorded for disputes and retractions).
+    #[arg(long)]
+    no_flood_rule: bool,
+    /// Suspend an entry that matched this many distinct organisations within the window
+    /// (0: no organisation threshold).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    flood_orgs: u32,
+    /// ... or this many checks within the window (0: no such threshold).
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    flood_hits: u32,
+    /// The flood rule's window.
+    #[arg(long, default_value = "600", value_name = "SECONDS")]
+    flood_window: f64,
+    /// How often the flood rule looks.
+    #[arg(long, default_value = "5", value_name = "SECONDS")]
+    flood_every: f64,
+    /// SMTP server for alerts and notices: smtp://host[:port] (STARTTLS when offered),
+    /// smtp+starttls://..., smtps://...; user:password@ before the host if needed. Without it,
+    /// mails wait in the outbox (GET /v1/outbox).
+    #[arg(long, value_name = "URL", env = "SCHOON_SMTP")]
+    smtp: Option<String>,
+    /// The From address of Schoon's mails.
+    #[arg(long, default_value = "schoon@localhost", value_name = "ADDR")]
+    mail_from: String,
+    /// Also send every alert to this address (repeatable), besides the list owner's.
+    #[arg(long, value_name = "ADDR")]
+    alert_to: Vec<String>,
+    /// This server's public URL, for links in mails.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+}
+
+fn secs(v: f64) -> Duration {
+    Duration::from_secs_f64(v.clamp(0.05, 86_400.0 * 30.0))
 }
 
 fn init_logging(format: &str) {
@@ -141,8 +183,54 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         default_rate: args.rate,
         audit_all_hashes: args.audit_all_hashes,
         metrics_public: args.metrics_public,
+        flood: lists::curate::FloodRule {
+            enabled: !args.trust.no_flood_rule,
+            window: secs(args.trust.flood_window),
+            min_orgs: args.trust.flood_orgs,
+            min_hits: args.trust.flood_hits,
+            every: secs(args.trust.flood_every),
+        },
+        notify: lists::curate::Notify {
+            alert_to: args.trust.alert_to.clone(),
+            base_url: args.trust.public_url.clone(),
+        },
         ..server::Config::default()
     };
+    let clock: Arc<dyn lists::Clock> = Arc::new(lists::SystemClock);
+    let mailer = match &args.trust.smtp {
+        Some(url) => {
+            let cfg = mail::SmtpConfig::parse(url, &args.trust.mail_from)
+                .context("--smtp / --mail-from")?;
+            Some(mail::Mailer::new(cfg).context("setting up SMTP")?)
+        }
+        None => {
+            tracing::info!("no --smtp: alert and notice mails wait in the outbox");
+            None
+        }
+    };
+    let outbox_task = mailer.map(|m| {
+        tokio::spawn(server::outbox::run(
+            Arc::clone(&store),
+            m,
+            Arc::clone(&clock),
+            Duration::from_secs(1),
+        ))
+    });
+    let flood_task = tokio::spawn(lists::curate::flood_watch(
+        Arc::clone(&store),
+        config.flood.clone(),
+        config.notify.clone(),
+        Arc::clone(&clock),
+        {
+            let live = Arc::clone(&live);
+            move |ev| {
+                tracing::warn!(entry = ev.entry_id, reason = %ev.reason, "flood rule: entry suspended");
+                metrics::counter!("schoon_flood_suspensions_total").increment(1);
+                live.wake();
+            }
+        },
+        |e| tracing::error!(error = %e, "flood rule failed; retrying"),
+    ));
     let (state, audit_writer) = server::AppState::new(Arc::clone(&store), live, config);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -163,6 +251,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .await
         .context("serving")?;
     follower.abort();
+    flood_task.abort();
+    if let Some(t) = outbox_task {
+        t.abort();
+    }
     tracing::info!("stopped accepting; flushing the audit log");
     audit_writer.close().await;
     Ok(())

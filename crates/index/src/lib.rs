@@ -547,16 +547,11 @@ impl Index {
         // Per list, the smallest distance (and the smallest hash at that distance).
         scratch.hits.sort_unstable();
         scratch.hits.dedup_by_key(|h| h.0);
-        out.extend(
-            scratch
-                .hits
-                .iter()
-                .map(|&(list, distance, w)| Hit {
-                    list,
-                    distance,
-                    hash: words_to_bytes(&w),
-                }),
-        );
+        out.extend(scratch.hits.iter().map(|&(list, distance, w)| Hit {
+            list,
+            distance,
+            hash: words_to_bytes(&w),
+        }));
         out.sort_unstable_by_key(|h| (h.distance, h.list));
     }
 

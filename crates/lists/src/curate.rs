@@ -482,7 +482,14 @@ pub async fn resolve_dispute(
             DisputeStatus::Upheld
         }
         Resolution::Allowlist(list) => {
-            allowlist(store, d.entry_id, *list, actor, &format!("dispute {id}: {note}")).await?;
+            allowlist(
+                store,
+                d.entry_id,
+                *list,
+                actor,
+                &format!("dispute {id}: {note}"),
+            )
+            .await?;
             DisputeStatus::Upheld
         }
     };

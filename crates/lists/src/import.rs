@@ -240,12 +240,13 @@ impl Parser {
                     }
                     Some(r) => Some(r.to_string()),
                 };
-                let confirmations = match confirmations.map(field) {
-                    None | Some("") => None,
-                    Some(c) => Some(c.parse::<u32>().map_err(|_| {
-                        err(format!("confirmations {c:?} is not a whole number"))
-                    })?),
-                };
+                let confirmations =
+                    match confirmations.map(field) {
+                        None | Some("") => None,
+                        Some(c) => Some(c.parse::<u32>().map_err(|_| {
+                            err(format!("confirmations {c:?} is not a whole number"))
+                        })?),
+                    };
                 Ok(Some(Row {
                     key,
                     quality,

@@ -576,8 +576,7 @@ pub trait TrustStore: Send + Sync {
     ) -> Result<Dispute>;
 
     /// An organisation's retraction notices with id > `after_id`, oldest first.
-    async fn retractions(&self, org_id: i64, after_id: i64, limit: u32)
-    -> Result<Vec<Retraction>>;
+    async fn retractions(&self, org_id: i64, after_id: i64, limit: u32) -> Result<Vec<Retraction>>;
 
     /// Queues e-mails (a reference already queued is skipped).
     async fn enqueue_mail(&self, mails: &[NewMail]) -> Result<()>;

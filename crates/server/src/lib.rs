@@ -38,6 +38,7 @@ pub mod error;
 mod extract;
 mod lists_api;
 pub mod openapi;
+pub mod outbox;
 mod trust_api;
 
 use error::ApiError;
@@ -189,15 +190,18 @@ impl AppState {
     ) {
         self.0
             .audit
-            .record_with_hits(lists::AuditRecord {
-                at: lists::Millis::now(),
-                key_id: auth.principal.key_id.clone(),
-                org_id: auth.principal.org_id,
-                action: action.to_string(),
-                count,
-                matches,
-                detail: detail.to_string(),
-            }, hits)
+            .record_with_hits(
+                lists::AuditRecord {
+                    at: lists::Millis::now(),
+                    key_id: auth.principal.key_id.clone(),
+                    org_id: auth.principal.org_id,
+                    action: action.to_string(),
+                    count,
+                    matches,
+                    detail: detail.to_string(),
+                },
+                hits,
+            )
             .await;
     }
 }

@@ -154,6 +154,8 @@ pub(crate) struct ImportQuery {
     #[serde(default)]
     skip_invalid: bool,
     #[serde(default)]
+    hold_low_quality: bool,
+    #[serde(default)]
     note: Option<String>,
 }
 
@@ -243,7 +245,11 @@ pub(crate) async fn import(
     let mut source = BodySource {
         stream: body.into_data_stream(),
         parser: Parser::new(kind),
-        log: ErrorLog::new(q.skip_invalid),
+        log: {
+            let mut log = ErrorLog::new(q.skip_invalid);
+            log.gate.hold_low_quality = q.hold_low_quality;
+            log
+        },
         pending: Vec::new(),
         line: 0,
         done: false,

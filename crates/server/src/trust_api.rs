@@ -296,11 +296,7 @@ pub(crate) async fn alerts(
     Ok(Json(
         state
             .store
-            .alerts(
-                lists.as_deref(),
-                !q.all,
-                q.limit.unwrap_or(200).min(10_000),
-            )
+            .alerts(lists.as_deref(), !q.all, q.limit.unwrap_or(200).min(10_000))
             .await?,
     ))
 }
@@ -352,11 +348,7 @@ pub(crate) struct DisputeOut {
     org_id: Option<i64>,
 }
 
-async fn dispute_out(
-    state: &AppState,
-    d: Dispute,
-    manager: bool,
-) -> Result<DisputeOut, ApiError> {
+async fn dispute_out(state: &AppState, d: Dispute, manager: bool) -> Result<DisputeOut, ApiError> {
     let list = state.store.list(d.list_id).await?;
     Ok(DisputeOut {
         id: d.id,
@@ -426,7 +418,11 @@ pub(crate) async fn disputes(
     ApiQuery(q): ApiQuery<DisputesQuery>,
 ) -> Result<Json<Vec<DisputeOut>>, ApiError> {
     auth.require(Action::Check)?;
-    let status = q.status.as_deref().map(DisputeStatus::from_str).transpose()?;
+    let status = q
+        .status
+        .as_deref()
+        .map(DisputeStatus::from_str)
+        .transpose()?;
     let (filter, manager) = match auth.principal.role {
         Role::Admin => (DisputeFilter::default(), true),
         Role::ListManager => (

@@ -23,11 +23,11 @@ use lists::{Clock, Store, SystemClock};
 use std::sync::Arc;
 
 mod common;
-mod trust;
 pub mod postgres;
 pub mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod trust;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

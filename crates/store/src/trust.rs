@@ -20,7 +20,8 @@ pub(crate) const DISPUTE_SELECT: &str = "SELECT d.id, d.created_at, d.org_id, d.
 pub(crate) const ALERT_COLS: &str =
     "id, at, kind, list_id, entry_id, message, detail, acked_at, acked_by";
 
-pub(crate) const MAIL_COLS: &str = "id, created_at, ref, to_addrs, subject, body, json, attempts, sent_at, failed_at, last_error";
+pub(crate) const MAIL_COLS: &str =
+    "id, created_at, ref, to_addrs, subject, body, json, attempts, sent_at, failed_at, last_error";
 
 /// `0` means "no limit" for a flood threshold.
 pub(crate) fn threshold(v: u32) -> i64 {
@@ -30,7 +31,14 @@ pub(crate) fn threshold(v: u32) -> i64 {
 /// `(1, 2, 3)` for an SQL `IN`; integers only, so formatting them in is safe.
 pub(crate) fn id_list(ids: &[i64]) -> String {
     let inner: Vec<String> = ids.iter().map(i64::to_string).collect();
-    format!("({})", if inner.is_empty() { "NULL".to_string() } else { inner.join(",") })
+    format!(
+        "({})",
+        if inner.is_empty() {
+            "NULL".to_string()
+        } else {
+            inner.join(",")
+        }
+    )
 }
 
 macro_rules! impl_trust {
