@@ -5,41 +5,13 @@
 
 mod common;
 
-use lists::keys::NewKey;
-use lists::{ApiKey, Category, Millis, NewList, OrgKind, Role, Store};
+use common::{http, key};
+
+use lists::{Category, NewList, OrgKind, Role};
 use serde_json::{Value, json};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 use store::testing::TempPostgres;
-
-/// A minimal HTTP/1.1 exchange on loopback (one request per connection).
-fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    token: &str,
-    ctype: &str,
-    body: &str,
-) -> (u16, Value) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let status = raw[9..12].parse().unwrap();
-    let (_, body) = raw.split_once("\r\n\r\n").unwrap();
-    (
-        status,
-        serde_json::from_str(body).unwrap_or(Value::String(body.into())),
-    )
-}
 
 struct Replica {
     child: Child,
@@ -77,24 +49,6 @@ impl Drop for Replica {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-async fn key(store: &dyn Store, org: i64, role: Role) -> String {
-    let new = NewKey::generate().unwrap();
-    store
-        .insert_key(&ApiKey {
-            id: new.id.clone(),
-            org_id: org,
-            role,
-            name: format!("{role}"),
-            secret_sha256: new.secret_sha256,
-            rate_per_sec: None,
-            created_at: Millis::now(),
-            revoked_at: None,
-        })
-        .await
-        .unwrap();
-    new.token().to_string()
 }
 
 /// Sets up a police list manager, a hoster and an empty list; returns (manager, hoster, list).
