@@ -131,6 +131,33 @@ fn two_replicas_on_postgres_see_each_others_changes() {
     );
     wait_for(&a.addr, &hoster, md5, true);
 
+    // Suspend the entry through A (a status change, not a list version): B stops matching it;
+    // reinstate it through B: A matches it again.
+    let (status, v) = http(
+        &a.addr,
+        "GET",
+        &format!("/v1/lists/{list}/entries?type=md5&value={md5}"),
+        &manager,
+        "application/json",
+        "",
+    );
+    assert_eq!(status, 200, "{v}");
+    let entry = v[0]["id"].as_i64().unwrap();
+    for (via, to, want, other) in [(&a, "suspended", false, &b), (&b, "active", true, &a)] {
+        let body = json!({"status": to, "reason": "replica test"}).to_string();
+        let (status, v) = http(
+            &via.addr,
+            "POST",
+            &format!("/v1/lists/{list}/entries/{entry}/status"),
+            &manager,
+            "application/json",
+            &body,
+        );
+        assert_eq!(status, 200, "{v}");
+        let took = wait_for(&other.addr, &hoster, md5, want);
+        eprintln!("the other replica saw the entry {to} after {took:?}");
+    }
+
     // Remove through B; A follows.
     let (status, v) = http(
         &b.addr,
