@@ -2,7 +2,8 @@
 //!
 //! Written out here rather than derived: the API is small, the handlers parse bodies
 //! themselves (for stable error codes), and a derive would describe axum's extractors rather
-//! than the contract. A test checks that every route and every error code is described.
+//! than the contract. Tests check that [`ROUTES`] is what the router in `lib.rs` serves, that
+//! every route and every error code is described, and that every schema reference resolves.
 
 use axum::Json;
 use serde_json::{Value, json};
@@ -20,8 +21,21 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/lists/{id}/import"),
     ("get", "/v1/lists/{id}/export"),
     ("get", "/v1/lists/{id}/history"),
+    ("get", "/v1/lists/{id}/entries"),
+    ("get", "/v1/lists/{id}/entries/{entry}"),
+    ("post", "/v1/lists/{id}/entries/{entry}/status"),
+    ("post", "/v1/lists/{id}/entries/{entry}/allowlist"),
+    ("get", "/v1/lists/{id}/conflicts"),
+    ("get", "/v1/alerts"),
+    ("post", "/v1/alerts/{id}/ack"),
+    ("get", "/v1/disputes"),
+    ("post", "/v1/disputes"),
+    ("post", "/v1/disputes/{id}/resolve"),
+    ("get", "/v1/retractions"),
+    ("get", "/v1/outbox"),
     ("get", "/v1/orgs"),
     ("post", "/v1/orgs"),
+    ("patch", "/v1/orgs/{id}"),
     ("get", "/v1/keys"),
     ("post", "/v1/keys"),
     ("delete", "/v1/keys/{id}"),
@@ -93,10 +107,478 @@ fn id_param() -> Value {
     json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64", "minimum": 1}}])
 }
 
+fn int_param(name: &str, place: &str, desc: &str) -> Value {
+    json!({"name": name, "in": place, "required": place == "path", "description": desc, "schema": {"type": "integer", "format": "int64", "minimum": if place == "path" { 1 } else { 0 }}})
+}
+
+/// The path parameters `{id}` and, for entry routes, `{entry}`.
+fn path_params(entry: bool) -> Vec<Value> {
+    let mut p = vec![int_param("id", "path", "the list")];
+    if entry {
+        p.push(int_param(
+            "entry",
+            "path",
+            "the entry (an id from the entries of this list)",
+        ));
+    }
+    p
+}
+
+/// `after` and `limit` for pages ordered by id.
+fn page_params(default: u32, max: u32) -> Vec<Value> {
+    vec![
+        int_param(
+            "after",
+            "query",
+            "the last id of the previous page (default 0: from the start)",
+        ),
+        json!({"name": "limit", "in": "query", "description": format!("default {default}; larger values are cut to {max}"), "schema": {"type": "integer", "minimum": 0, "maximum": 4294967295_u64}}),
+    ]
+}
+
+fn error_response(desc: &str) -> Value {
+    json!({"description": desc, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+/// Adds what the operation does to its description, its parameters, and the error answers
+/// worth knowing (status, description) on top of the generic 4XX.
+fn detail(mut o: Value, what: &str, params: Vec<Value>, errors: &[(&str, &str)]) -> Value {
+    let roles = o["description"].as_str().unwrap_or_default().to_string();
+    o["description"] = json!(format!("{roles} {what}"));
+    if !params.is_empty() {
+        o["parameters"] = Value::Array(params);
+    }
+    for (status, desc) in errors {
+        o["responses"][*status] = error_response(desc);
+    }
+    o
+}
+
+const FORBIDDEN_HOSTER: (&str, &str) = (
+    "403",
+    "`forbidden`: the key's role may not do this (hosters never see entries or lists), or the list belongs to another organisation",
+);
+
 /// One item of a check request: the value's length follows from the type.
 fn hash_item(kind: &str, digits: usize) -> Value {
     json!({"type": "object", "required": ["type", "value"], "additionalProperties": false,
            "properties": {"type": {"const": kind}, "value": {"type": "string", "pattern": format!("^[0-9a-fA-F]{{{digits}}}$")}}})
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn array_of(name: &str) -> Value {
+    json!({"type": "array", "items": schema_ref(name)})
+}
+
+/// Entry provenance and status, alerts, disputes, retraction notices, the e-mail outbox and
+/// organisation e-mail addresses (the routes of `trust_api` and their neighbours in `control`).
+fn trust_paths() -> Vec<(&'static str, Value)> {
+    let owner = "admin, list_manager of the list's owner";
+    let entries = detail(
+        op("A list's entries by hash or by status, with their provenance", owner, None, json_ok("Entries, by id", array_of("Entry"))),
+        "Ask either by hash (`type` and `value`: every row the hash ever had on the list, removed ones included, oldest first) or by status (`status`, paged with `after` and `limit`: default 1000, at most 10000). Asking both ways, or neither, is 400 `invalid_request`.",
+        [
+            path_params(false),
+            vec![
+                json!({"name": "type", "in": "query", "schema": schema_ref("HashType"), "description": "with `value`"}),
+                json!({"name": "value", "in": "query", "schema": {"type": "string", "pattern": HEX}, "description": "with `type`: hex of the type's length"}),
+                json!({"name": "status", "in": "query", "schema": schema_ref("EntryStatus")}),
+            ],
+            page_params(1000, 10_000),
+        ]
+        .concat(),
+        &[
+            ("400", "`invalid_request` (neither or both ways of asking, unknown status), `unknown_hash_type`, `invalid_hash`"),
+            FORBIDDEN_HOSTER,
+            ("404", "`not_found`: no such list"),
+        ],
+    );
+    let entry = detail(
+        op(
+            "One entry with everything needed to judge it: provenance, status history, match figures, disputes",
+            owner,
+            None,
+            json_ok("The entry", schema_ref("EntryDetail")),
+        ),
+        "",
+        path_params(true),
+        &[
+            FORBIDDEN_HOSTER,
+            (
+                "404",
+                "`not_found`: no such list, or the entry is not on it",
+            ),
+        ],
+    );
+    let status = detail(
+        op(
+            "Change an entry's status",
+            owner,
+            Some(json_body("SetEntryStatus")),
+            json_ok("The status change", schema_ref("EntryEvent")),
+        ),
+        "`active` approves a held entry or reinstates a suspended one; `suspended` takes it out of checks for now; `retracted` takes it out for good (a later import of the hash into this list is skipped) and writes a retraction notice, and queues an e-mail, for every organisation whose checks matched it. `held` is refused: only an import holds entries. Checks follow at the next index refresh.",
+        path_params(true),
+        &[
+            (
+                "400",
+                "`invalid_request`: no reason, `held`, an unknown status, or the entry was removed from the list",
+            ),
+            FORBIDDEN_HOSTER,
+            (
+                "404",
+                "`not_found`: no such list, or the entry is not on it",
+            ),
+            ("409", "`conflict`: the entry already has that status"),
+        ],
+    );
+    let allowlist = detail(
+        op(
+            "Allowlist an entry's hash and retract the entry",
+            "admin, list_manager of the owner of both the list and the allowlist",
+            Some(json_body("AllowlistEntry")),
+            json_ok(
+                "The retraction (or, if the entry was already retracted, its last status change)",
+                schema_ref("EntryEvent"),
+            ),
+        ),
+        "One step from \"this is a benign image\" to \"never match it again\": the hash is added to the allowlist (a new version of it, whose matches then override every block list's) and the entry is retracted, with retraction notices for those who matched it.",
+        path_params(true),
+        &[
+            (
+                "400",
+                "`invalid_request`: no reason, or `allowlist_id` names a block list",
+            ),
+            (
+                "403",
+                "`forbidden`: the key's role may not do this, or the list or the allowlist belongs to another organisation",
+            ),
+            (
+                "404",
+                "`not_found`: no such list or allowlist, or the entry is not on the list",
+            ),
+        ],
+    );
+    let conflicts = detail(
+        op(
+            "Matches of this list's entries that an allowlist overrode",
+            owner,
+            None,
+            json_ok("Conflicts, by id", array_of("Conflict")),
+        ),
+        "The checker was told nothing matched; these are what a list manager should look at to correct the list or the allowlist. Paged with `after` and `limit` (default 1000, at most 10000).",
+        [path_params(false), page_params(1000, 10_000)].concat(),
+        &[FORBIDDEN_HOSTER, ("404", "`not_found`: no such list")],
+    );
+    let alerts = detail(
+        op(
+            "Alerts (flood suspensions, disputes), newest first",
+            "admin (every alert), list_manager (alerts of its organisation's lists)",
+            None,
+            json_ok("Alerts", array_of("Alert")),
+        ),
+        "Unacknowledged ones only, unless `all=true`. Analysts and hosters get 403.",
+        vec![
+            json!({"name": "all", "in": "query", "schema": {"type": "boolean", "default": false}, "description": "include acknowledged alerts"}),
+            json!({"name": "limit", "in": "query", "description": "default 200; larger values are cut to 10000", "schema": {"type": "integer", "minimum": 0, "maximum": 4294967295_u64}}),
+        ],
+        &[("403", "`forbidden`: analysts and hosters")],
+    );
+    let ack = detail(
+        op(
+            "Acknowledge an alert",
+            "admin (any alert), list_manager (alerts of its organisation's lists)",
+            None,
+            json_ok(
+                "The alert, acknowledged (acknowledging again changes nothing)",
+                schema_ref("Alert"),
+            ),
+        ),
+        "",
+        vec![int_param("id", "path", "the alert")],
+        &[
+            ("403", "`forbidden`: analysts and hosters"),
+            (
+                "404",
+                "`not_found`: no such alert, or not one of this list manager's lists",
+            ),
+        ],
+    );
+    let open = detail(
+        op(
+            "Dispute a match: \"this hash is not what the list says\"",
+            "every role, for its own organisation's matches",
+            Some(json_body("OpenDispute")),
+            json_ok(
+                "Created (201): one dispute per block-list entry the hash matched",
+                array_of("Dispute"),
+            ),
+        ),
+        "The hash is the one the caller's organisation checked (its own file's hash, not the listed one), and must be one its checks were told matched, or that matches now. Each dispute raises an alert and e-mails the list's owner. The answer names the list (as the check answer did), never the entry.",
+        vec![],
+        &[
+            (
+                "400",
+                "`invalid_request` (no reason, or over 4000 characters), `unknown_hash_type`, `invalid_hash`, `malformed_json`",
+            ),
+            (
+                "404",
+                "`not_found`: no match of this hash was reported to the caller's organisation",
+            ),
+            (
+                "409",
+                "`conflict`: the organisation already has an open dispute for this match",
+            ),
+        ],
+    );
+    let list_disputes = detail(
+        op(
+            "Disputes, newest first",
+            "every role: hosters and analysts see their organisation's, list_manager its organisation's lists', admin all",
+            None,
+            json_ok("Disputes", array_of("Dispute")),
+        ),
+        "`entry_id` and `org_id` are shown to list managers and admins only.",
+        vec![
+            json!({"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "rejected", "upheld"]}}),
+            json!({"name": "limit", "in": "query", "description": "default 200; larger values are cut to 10000", "schema": {"type": "integer", "minimum": 0, "maximum": 4294967295_u64}}),
+        ],
+        &[("400", "`invalid_request`: unknown status")],
+    );
+    let resolve = detail(
+        op(
+            "Resolve a dispute",
+            "admin, list_manager of the disputed entry's list's owner",
+            Some(json_body("ResolveDispute")),
+            json_ok("The dispute, resolved", schema_ref("Dispute")),
+        ),
+        "`reject`: the entry stays (the dispute becomes `rejected`). `retract`: the entry is retracted and those who matched it get retraction notices (`upheld`). `allowlist`: the same, and the hash goes on `allowlist_id` (`upheld`).",
+        vec![int_param("id", "path", "the dispute")],
+        &[
+            (
+                "400",
+                "`invalid_request`: no note, or an outcome without (or with a needless) `allowlist_id`, or `allowlist_id` names a block list",
+            ),
+            (
+                "403",
+                "`forbidden`: hosters, or an allowlist of another organisation",
+            ),
+            (
+                "404",
+                "`not_found`: no such dispute, or not on one of the caller's lists",
+            ),
+            ("409", "`conflict`: the dispute is not open"),
+        ],
+    );
+    let retractions = detail(
+        op(
+            "Retraction notices: entries the organisation's checks matched that turned out wrong",
+            "every role: its organisation's notices",
+            None,
+            json_ok("Notices, oldest first", array_of("Retraction")),
+        ),
+        "Each names the list, the reason and the organisation's own matching hashes, so it can restore what it removed. Paged with `after` and `limit` (default 200, at most 1000).",
+        page_params(200, 1000),
+        &[],
+    );
+    let outbox = detail(
+        op(
+            "The newest 200 queued e-mails (alerts, dispute and retraction notices), sent or not",
+            "admin",
+            None,
+            json_ok("E-mails, newest first", array_of("OutboxMail")),
+        ),
+        "",
+        vec![],
+        &[("403", "`forbidden`: every role but admin")],
+    );
+    let org = detail(
+        op(
+            "Set an organisation's e-mail address (where its alerts and notices go)",
+            "admin",
+            Some(json_body("UpdateOrg")),
+            json_ok("The organisation", schema_ref("Organisation")),
+        ),
+        "",
+        vec![int_param("id", "path", "the organisation")],
+        &[
+            (
+                "400",
+                "`invalid_request`: not an e-mail address; `malformed_json`",
+            ),
+            ("403", "`forbidden`: every role but admin"),
+            ("404", "`not_found`: no such organisation"),
+        ],
+    );
+    vec![
+        ("/v1/lists/{id}/entries", json!({"get": entries})),
+        ("/v1/lists/{id}/entries/{entry}", json!({"get": entry})),
+        (
+            "/v1/lists/{id}/entries/{entry}/status",
+            json!({"post": status}),
+        ),
+        (
+            "/v1/lists/{id}/entries/{entry}/allowlist",
+            json!({"post": allowlist}),
+        ),
+        ("/v1/lists/{id}/conflicts", json!({"get": conflicts})),
+        ("/v1/alerts", json!({"get": alerts})),
+        ("/v1/alerts/{id}/ack", json!({"post": ack})),
+        ("/v1/disputes", json!({"get": list_disputes, "post": open})),
+        ("/v1/disputes/{id}/resolve", json!({"post": resolve})),
+        ("/v1/retractions", json!({"get": retractions})),
+        ("/v1/outbox", json!({"get": outbox})),
+        ("/v1/orgs/{id}", json!({"patch": org})),
+    ]
+}
+
+/// The schemas of [`trust_paths`].
+fn trust_schemas() -> Vec<(&'static str, Value)> {
+    let r = schema_ref;
+    let ms = |desc: &str| json!({"type": "integer", "format": "int64", "description": format!("{desc}: milliseconds since the Unix epoch")});
+    let ms_or_null = |desc: &str| json!({"type": ["integer", "null"], "format": "int64", "description": format!("{desc}: milliseconds since the Unix epoch")});
+    let int = json!({"type": "integer", "format": "int64"});
+    let int_or_null = json!({"type": ["integer", "null"], "format": "int64"});
+    let text = json!({"type": "string"});
+    let text_or_null = json!({"type": ["string", "null"]});
+    let reason = json!({"type": "string", "minLength": 1, "maxLength": 4000, "pattern": "\\S", "description": "kept with the entry's history"});
+    vec![
+        (
+            "Hash",
+            json!({"type": "object", "required": ["type", "value"], "properties": {
+            "type": r("HashType"), "value": {"type": "string", "description": "lower-case hex"}}}),
+        ),
+        (
+            "EntryStatus",
+            json!({"type": "string", "enum": ["active", "held", "suspended", "retracted"],
+            "description": "only active entries are matched; held waits for review, suspended is out for now, retracted for good"}),
+        ),
+        (
+            "Entry",
+            json!({"type": "object", "required": ["id", "list_id", "key", "confirmations", "added_version", "added_at", "added_by", "import_note", "status"], "properties": {
+            "id": int, "list_id": int, "key": r("Hash"),
+            "quality": {"type": ["integer", "null"], "minimum": 0, "maximum": 100, "description": "PDQ quality, if the import gave it"},
+            "ext_ref": {"type": ["string", "null"], "description": "the list owner's reference (case number, source record)"},
+            "confirmations": {"type": "integer", "description": "independent analyst confirmations the import declared"},
+            "added_version": {"type": "integer", "description": "the list version that added it"},
+            "added_at": ms("when that version was made"),
+            "added_by": {"type": "string", "description": "a key id, or cli:<user>"},
+            "added_by_org": int_or_null, "import_note": text,
+            "removed_version": {"type": ["integer", "null"], "description": "the version that removed it from the list"},
+            "status": r("EntryStatus"),
+            "hold_reason": {"type": ["string", "null"], "description": "why the import held it"}}}),
+        ),
+        (
+            "EntryEvent",
+            json!({"type": "object", "required": ["id", "entry_id", "at", "actor", "from", "to", "reason"], "properties": {
+            "id": int, "entry_id": int,
+            "seq": {"type": ["integer", "null"], "description": "the change sequence number it took, when it changed what checks answer"},
+            "at": ms("when"), "actor": {"type": "string", "description": "a key id, cli:<user> or flood-rule"},
+            "from": r("EntryStatus"), "to": r("EntryStatus"), "reason": text}}),
+        ),
+        (
+            "HitStats",
+            json!({"type": "object", "required": ["orgs", "hits", "conflicts"], "properties": {
+            "orgs": {"type": "integer", "description": "distinct organisations whose checks it matched (allowlisted matches excluded)"},
+            "hits": {"type": "integer", "description": "matches (allowlisted ones excluded)"},
+            "conflicts": {"type": "integer", "description": "matches an allowlist overrode"},
+            "first_at": ms_or_null("first match"), "last_at": ms_or_null("last match")}}),
+        ),
+        (
+            "DisputeRecord",
+            json!({"type": "object", "description": "a dispute as the list's managers see it with the entry", "properties": {
+            "id": int, "created_at": ms("opened"), "org_id": int, "key_id": text, "entry_id": int, "list_id": int,
+            "query": r("Hash"), "reason": text, "status": {"type": "string", "enum": ["open", "rejected", "upheld"]},
+            "resolved_at": ms_or_null("resolved"), "resolved_by": text_or_null, "resolution": text_or_null}}),
+        ),
+        (
+            "EntryDetail",
+            json!({"type": "object", "required": ["entry", "events", "matches", "disputes"], "properties": {
+            "entry": r("Entry"), "events": {"type": "array", "items": r("EntryEvent"), "description": "status changes, oldest first"},
+            "matches": r("HitStats"), "disputes": {"type": "array", "items": r("DisputeRecord")}}}),
+        ),
+        (
+            "SetEntryStatus",
+            json!({"type": "object", "required": ["status", "reason"], "additionalProperties": false, "properties": {
+            "status": {"type": "string", "enum": ["active", "suspended", "retracted"]}, "reason": reason}}),
+        ),
+        (
+            "AllowlistEntry",
+            json!({"type": "object", "required": ["allowlist_id", "reason"], "additionalProperties": false, "properties": {
+            "allowlist_id": {"type": "integer", "format": "int64", "description": "a list with purpose allow, of the same organisation"}, "reason": reason}}),
+        ),
+        (
+            "Conflict",
+            json!({"type": "object", "required": ["id", "at", "entry_id", "allowed_by", "org_id", "distance"], "properties": {
+            "id": int, "at": ms("when"),
+            "entry_id": {"type": "integer", "description": "the block-list entry that matched"},
+            "allowed_by": {"type": "integer", "description": "the allowlist entry that overrode it"},
+            "org_id": {"type": "integer", "description": "the checking organisation"},
+            "distance": {"type": "integer", "description": "to the block-list entry"}}}),
+        ),
+        (
+            "Alert",
+            json!({"type": "object", "required": ["id", "at", "kind", "message", "detail"], "properties": {
+            "id": int, "at": ms("raised"), "kind": {"type": "string", "description": "flood, dispute, ..."},
+            "list_id": int_or_null, "entry_id": int_or_null, "message": text,
+            "detail": {"type": "object", "description": "the figures"},
+            "acked_at": ms_or_null("acknowledged"), "acked_by": text_or_null}}),
+        ),
+        (
+            "OpenDispute",
+            json!({"type": "object", "required": ["type", "value", "reason"], "additionalProperties": false, "properties": {
+            "type": r("HashType"), "value": {"type": "string", "pattern": HEX, "description": "the hash the organisation checked"},
+            "reason": {"type": "string", "minLength": 1, "maxLength": 4000, "pattern": "\\S"}}}),
+        ),
+        (
+            "Dispute",
+            json!({"type": "object", "required": ["id", "created_at", "list_id", "list", "category", "hash", "reason", "status"], "properties": {
+            "id": int, "created_at": ms("opened"), "list_id": int, "list": text, "category": text,
+            "hash": {"allOf": [r("Hash")], "description": "the hash the disputing organisation checked"},
+            "reason": text, "status": {"type": "string", "enum": ["open", "rejected", "upheld"]},
+            "resolved_at": ms_or_null("resolved"), "resolution": {"type": ["string", "null"], "description": "the manager's note"},
+            "entry_id": {"type": "integer", "description": "list managers and admins only"},
+            "org_id": {"type": "integer", "description": "the disputing organisation; list managers and admins only"}}}),
+        ),
+        (
+            "ResolveDispute",
+            json!({"type": "object", "required": ["outcome", "note"], "additionalProperties": false, "properties": {
+            "outcome": {"type": "string", "enum": ["reject", "retract", "allowlist"]},
+            "allowlist_id": {"type": ["integer", "null"], "format": "int64", "description": "required with allowlist, refused otherwise"},
+            "note": reason}}),
+        ),
+        (
+            "Retraction",
+            json!({"type": "object", "required": ["id", "created_at", "list_id", "list", "category", "org_id", "first_hit_at", "last_hit_at", "hits", "reason", "queries"], "properties": {
+            "id": int, "created_at": ms("retracted"), "list_id": int, "list": text, "category": text, "org_id": int,
+            "first_hit_at": ms("the organisation's first match"), "last_hit_at": ms("its last match"),
+            "hits": {"type": "integer", "description": "how many of its checks matched"}, "reason": text,
+            "queries": {"type": "array", "maxItems": 1000, "items": r("Hash"), "description": "the organisation's own hashes that matched"}}}),
+        ),
+        (
+            "OutboxMail",
+            json!({"type": "object", "required": ["id", "reference", "to", "subject", "body", "attempts", "created_at"], "properties": {
+            "id": int, "reference": {"type": "string", "description": "unique: never queued twice"},
+            "to": {"type": "array", "items": {"type": "string"}}, "subject": text, "body": text,
+            "json": {"type": ["string", "null"], "description": "a machine-readable part"},
+            "attempts": {"type": "integer"}, "created_at": ms("queued"), "sent_at": ms_or_null("sent"),
+            "failed_at": ms_or_null("given up"), "last_error": text_or_null}}),
+        ),
+        (
+            "UpdateOrg",
+            json!({"type": "object", "additionalProperties": false, "properties": {
+            "email": {"type": ["string", "null"], "maxLength": 254, "description": "an address (`name@domain`, no commas or spaces); null, empty or absent clears it"}}}),
+        ),
+        (
+            "Organisation",
+            json!({"type": "object", "required": ["id", "name", "kind", "created_at"], "properties": {
+            "id": int, "name": text, "kind": {"type": "string", "enum": ["police", "hotline", "hoster", "operator", "other"]},
+            "created_at": ms("created"), "email": text_or_null}}),
+        ),
+    ]
 }
 
 const HEX: &str = "^([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$";
@@ -105,7 +587,7 @@ const HEX: &str = "^([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$";
 pub fn document() -> &'static Value {
     static DOC: OnceLock<Value> = OnceLock::new();
     DOC.get_or_init(|| {
-        let r = |s: &str| json!({"$ref": format!("#/components/schemas/{s}")});
+        let r = schema_ref;
         let mut import = op(
             "Import a hash-list file into a list (one transaction)",
             "admin, list_manager of the owner",
@@ -118,8 +600,10 @@ pub fn document() -> &'static Value {
             {"name": "mode", "in": "query", "schema": {"type": "string", "enum": ["add", "replace", "remove"]}},
             {"name": "type", "in": "query", "schema": {"type": "string", "enum": ["md5", "sha1", "sha256", "pdq"]}, "description": "hash type of a file without a header"},
             {"name": "skip_invalid", "in": "query", "schema": {"type": "boolean"}},
+            {"name": "hold_low_quality", "in": "query", "schema": {"type": "boolean"}, "description": "import PDQ rows below the quality gate as held (not matched until a list manager activates them) instead of refusing them"},
             {"name": "note", "in": "query", "schema": {"type": "string"}},
         ]);
+        import["description"] = json!("Roles: admin, list_manager of the owner. Hashes the list retracted before are skipped (`retracted_skipped`); with hold_low_quality, low-quality PDQ rows are added as held (`held`).");
         let mut export = op(
             "Export a list's entries as CSV (type,hash,quality,ref,added_version)",
             "admin, list_manager of the owner",
@@ -156,7 +640,7 @@ pub fn document() -> &'static Value {
         health["security"] = json!([]);
         let mut spec = op("This document", "anyone", None, json_ok("OpenAPI 3.1", json!({"type": "object"})));
         spec["security"] = json!([]);
-        json!({
+        let mut doc = json!({
             "openapi": "3.1.0",
             "info": {
                 "title": "Schoon hash-check API",
@@ -227,15 +711,32 @@ pub fn document() -> &'static Value {
                         "hashes": {"type": "object"}, "index_seq": {"type": "integer"}}},
                     "CreateList": {"type": "object", "required": ["name", "category"], "additionalProperties": false, "properties": {
                         "name": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,100}$"}, "category": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,31}$", "description": "csam, terrorism, ncii, other, or one an admin added"},
-                        "owner_org_id": {"type": ["integer", "null"], "format": "int64", "description": "default: the caller's organisation"}, "description": {"type": "string"}, "source": {"type": "string"}}},
+                        "owner_org_id": {"type": ["integer", "null"], "format": "int64", "description": "default: the caller's organisation"}, "description": {"type": "string"}, "source": {"type": "string"},
+                        "purpose": {"type": ["string", "null"], "enum": ["block", "allow", null], "description": "block (the default): matches are reported; allow: an allowlist, whose matches override every block list's"}}},
                     "List": {"type": "object", "properties": {
                         "id": {"type": "integer"}, "name": {"type": "string"}, "owner_org_id": {"type": "integer"}, "category": {"type": "string"},
                         "description": {"type": "string"}, "source": {"type": "string"}, "version": {"type": "integer"},
+                        "purpose": {"type": "string", "enum": ["block", "allow"]},
                         "created_at": {"type": "integer"}, "updated_at": {"type": "integer"}, "entries": {"type": "object"}}},
                     "ListVersion": {"type": "object", "properties": {
                         "list_id": {"type": "integer"}, "version": {"type": "integer"}, "seq": {"type": "integer"}, "created_at": {"type": "integer"},
                         "actor": {"type": "string"}, "mode": {"type": "string"}, "added": {"type": "integer"}, "removed": {"type": "integer"}, "note": {"type": "string"}}},
-                    "ImportOutcome": {"type": "object"},
+                    "ImportOutcome": {"type": "object", "required": ["list_version", "source", "distinct", "added", "removed", "held", "retracted_skipped"], "properties": {
+                        "version": {"oneOf": [r("ListVersion"), {"type": "null"}], "description": "the new version; null if nothing changed"},
+                        "list_version": {"type": "integer", "description": "the list's version after the import"},
+                        "source": r("ImportSource"),
+                        "distinct": {"type": "integer", "description": "distinct hashes in the input"},
+                        "added": {"type": "integer"}, "removed": {"type": "integer"},
+                        "held": {"type": "integer", "description": "of the added entries, those held for review (not matched until activated)"},
+                        "retracted_skipped": {"type": "integer", "description": "input hashes skipped because the list retracted them before"}}},
+                    "ImportSource": {"type": "object", "description": "what the file held", "properties": {
+                        "lines": {"type": "integer"}, "rows": {"type": "integer"},
+                        "invalid": {"type": "integer", "description": "lines that could not be read (skipped with skip_invalid)"},
+                        "errors": {"type": "array", "items": r("LineError"), "description": "the first of them"},
+                        "refused": {"type": "integer", "description": "rows the quality gate refused"},
+                        "refusals": {"type": "array", "items": r("LineError")},
+                        "held": {"type": "integer", "description": "rows the quality gate held for review"}}},
+                    "LineError": {"type": "object", "properties": {"line": {"type": "integer"}, "message": {"type": "string"}}},
                     "Key": {"type": "object", "properties": {
                         "key": {"type": "string", "description": "only in the answer to POST /v1/keys"},
                         "id": {"type": "string"}, "org_id": {"type": "integer"}, "role": {"type": "string"}, "name": {"type": "string"},
@@ -248,7 +749,14 @@ pub fn document() -> &'static Value {
                             "details": {"type": "object"}}}}},
                 },
             },
-        })
+        });
+        for (path, item) in trust_paths() {
+            doc["paths"][path] = item;
+        }
+        for (name, schema) in trust_schemas() {
+            doc["components"]["schemas"][name] = schema;
+        }
+        doc
     })
 }
 
@@ -274,6 +782,96 @@ mod tests {
             .map(|p| p.as_object().unwrap().len())
             .sum();
         assert_eq!(described, ROUTES.len());
+    }
+
+    /// The `(method, path)` pairs the router in `lib.rs` serves, read from its source: every
+    /// `.route("path", ...)` call with the method routers (`get(`, `post(`, ...) it names.
+    fn routed() -> Vec<(String, String)> {
+        let src = include_str!("lib.rs");
+        let start = src.find("pub fn router(").expect("lib.rs has router()");
+        let end = start + src[start..].find("\n}\n").expect("router() ends");
+        let body = &src[start..end];
+        let nest = body
+            .find(".nest(\"/v1\"")
+            .expect("the /v1 routes are nested");
+        let mut out = Vec::new();
+        let mut at = 0;
+        while let Some(i) = body[at..].find(".route(") {
+            let call = at + i + ".route(".len();
+            let open = call + body[call..].find('"').expect("a path literal");
+            let close = open + 1 + body[open + 1..].find('"').expect("the literal ends");
+            let path = &body[open + 1..close];
+            let next = body[close..]
+                .find(".route(")
+                .map_or(body.len(), |j| close + j);
+            let args = &body[close..next];
+            let prefix = if call < nest { "/v1" } else { "" };
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let token = format!("{method}(");
+                let named = args.match_indices(&token).any(|(k, _)| {
+                    !args[..k]
+                        .chars()
+                        .next_back()
+                        .is_some_and(|c| c.is_alphanumeric() || c == '_')
+                });
+                if named {
+                    out.push((method.to_string(), format!("{prefix}{path}")));
+                }
+            }
+            at = close;
+        }
+        out
+    }
+
+    #[test]
+    fn routes_match_the_router() {
+        let mut routed = routed();
+        routed.sort();
+        let mut listed: Vec<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        listed.sort();
+        assert!(routed.len() > 20, "the router was not read: {routed:?}");
+        assert_eq!(listed, routed, "ROUTES and the router in lib.rs differ");
+    }
+
+    #[test]
+    fn every_reference_resolves() {
+        fn walk(v: &Value, schemas: &Value, path: &str) {
+            match v {
+                Value::Object(o) => {
+                    if let Some(Value::String(r)) = o.get("$ref") {
+                        let name = r.strip_prefix("#/components/schemas/").unwrap_or(r);
+                        assert!(schemas[name].is_object(), "{path}: {r} is not defined");
+                    }
+                    for (k, x) in o {
+                        walk(x, schemas, &format!("{path}/{k}"));
+                    }
+                }
+                Value::Array(a) => a.iter().for_each(|x| walk(x, schemas, path)),
+                _ => {}
+            }
+        }
+        let doc = document();
+        walk(doc, &doc["components"]["schemas"], "");
+        // Path parameters are declared for every `{name}` in the path.
+        for (method, path) in ROUTES {
+            let declared: Vec<&str> = doc["paths"][path][method]["parameters"]
+                .as_array()
+                .map(|ps| {
+                    ps.iter()
+                        .filter(|p| p["in"] == "path")
+                        .filter_map(|p| p["name"].as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let wanted: Vec<&str> = path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+                .collect();
+            assert_eq!(declared, wanted, "{method} {path}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The API end to end, in process (the router as a tower service over a real SQLite store):
 //! the role matrix for every endpoint, bad input and its error codes, what a check answer
-//! reveals, the audit log, and list changes reaching the live index.
+//! reveals, the audit log, list changes reaching the live index, and entry status, allowlists,
+//! alerts, disputes and retraction notices.
 
 use axum::body::{Body, to_bytes};
 use axum::http::{Method, Request, StatusCode, header};
@@ -172,6 +173,52 @@ impl World {
         (s, v)
     }
 
+    /// A call with a JSON body, or none.
+    async fn send(
+        &self,
+        who: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let (s, v, _) = self
+            .call(
+                Some(who),
+                method,
+                path,
+                body.map_or(Body::empty(), |b| Body::from(b.to_string())),
+                body.map(|_| "application/json"),
+            )
+            .await;
+        (s, v)
+    }
+
+    async fn import(&self, who: &str, list: i64, query: &str, file: String) -> (StatusCode, Value) {
+        let (s, v, _) = self
+            .call(
+                Some(who),
+                Method::POST,
+                &format!("/v1/lists/{list}/import{query}"),
+                Body::from(file),
+                Some("text/plain"),
+            )
+            .await;
+        (s, v)
+    }
+
+    /// Waits until the audit writer (asynchronous) has recorded `n` matches of `entry`,
+    /// allowlisted ones included.
+    async fn wait_for_hits(&self, entry: i64, n: i64) {
+        for _ in 0..200 {
+            let h = self.store.hit_stats(entry).await.unwrap();
+            if h.hits + h.conflicts >= n {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("entry {entry}: fewer than {n} matches recorded");
+    }
+
     async fn check(&self, who: &str, hashes: Value) -> (StatusCode, Value) {
         self.json(who, Method::POST, "/v1/check", json!({ "hashes": hashes }))
             .await
@@ -196,6 +243,10 @@ async fn role_matrix_covers_every_endpoint() {
     let owner_only = [ok, ok, no, no, no];
     let readers = [ok, ok, no, ok, no];
     let admin_only = [ok, no, no, no, no];
+    // Alerts: admins see all, list managers their own lists' (the other one sees none, but may ask).
+    let managers = [ok, ok, ok, no, no];
+    let md5 = Key::parse_hex(HashKind::Md5, BRIDGE_MD5).unwrap();
+    let e = w.store.find_entries(l, &md5).await.unwrap()[0].id;
     let cases: Vec<(Method, String, Option<Value>, [StatusCode; 5])> = vec![
         (
             Method::POST,
@@ -224,6 +275,34 @@ async fn role_matrix_covers_every_endpoint() {
             None,
             owner_only,
         ),
+        (
+            Method::GET,
+            format!("/v1/lists/{l}/entries?status=active"),
+            None,
+            owner_only,
+        ),
+        (
+            Method::GET,
+            format!("/v1/lists/{l}/entries?type=md5&value={BRIDGE_MD5}"),
+            None,
+            owner_only,
+        ),
+        (
+            Method::GET,
+            format!("/v1/lists/{l}/entries/{e}"),
+            None,
+            owner_only,
+        ),
+        (
+            Method::GET,
+            format!("/v1/lists/{l}/conflicts"),
+            None,
+            owner_only,
+        ),
+        (Method::GET, "/v1/alerts".into(), None, managers),
+        (Method::GET, "/v1/disputes".into(), None, all_ok),
+        (Method::GET, "/v1/retractions".into(), None, all_ok),
+        (Method::GET, "/v1/outbox".into(), None, admin_only),
         (Method::GET, "/v1/orgs".into(), None, admin_only),
         (Method::GET, "/v1/keys".into(), None, admin_only),
         (Method::GET, "/v1/audit".into(), None, admin_only),
@@ -312,6 +391,21 @@ async fn role_matrix_covers_every_endpoint() {
         );
         let (s, v) = w.json(name, Method::POST, "/v1/orgs", new_org(i)).await;
         assert_eq!(s, [created, no, no, no, no][i], "{name} create org: {v}");
+        let (s, v) = w
+            .json(
+                name,
+                Method::PATCH,
+                "/v1/orgs/1",
+                json!({"email": format!("{name}@example.org")}),
+            )
+            .await;
+        assert_eq!(s, admin_only[i], "{name} set org e-mail: {v}");
+        if s == ok {
+            assert_eq!(
+                (v["id"].as_i64(), &v["email"]),
+                (Some(1), &json!("admin@example.org"))
+            );
+        }
         let (s, v) = w
             .json(
                 name,
@@ -822,4 +916,519 @@ async fn imports_over_the_api_reach_checks_and_exports_round_trip() {
     let (_, v) = w.get("analyst", &format!("/v1/lists/{l}/versions")).await;
     assert_eq!(v[1]["note"], "batch-7");
     assert_eq!(v[1]["actor"], w.keys["manager"].1);
+}
+
+/// The endpoints that change entries, alerts and disputes, one role at a time; a hoster never
+/// reads or enumerates lists, allowlists or entries, and its disputes never name an entry.
+#[tokio::test]
+async fn trust_endpoints_keep_hosters_away_from_entries() {
+    let w = world(Config::default()).await;
+    let l = w.list;
+    let (ok, created, no) = (StatusCode::OK, StatusCode::CREATED, StatusCode::FORBIDDEN);
+    let md5 = Key::parse_hex(HashKind::Md5, BRIDGE_MD5).unwrap();
+    let e = w.store.find_entries(l, &md5).await.unwrap()[0].id;
+    let orgs = w.store.orgs().await.unwrap();
+    let hoster_org = orgs.iter().find(|o| o.name == "Hoster").unwrap().id;
+    let md5_of = |hex: &str| json!({"type": "md5", "value": hex});
+
+    // The owner's allowlist, with an entry of its own, and the other organisation's.
+    let (s, v) = w
+        .json(
+            "manager",
+            Method::POST,
+            "/v1/lists",
+            json!({"name": "police-allow", "category": "csam", "purpose": "allow"}),
+        )
+        .await;
+    assert_eq!((s, &v["purpose"]), (created, &json!("allow")), "{v}");
+    let allow = v["id"].as_i64().unwrap();
+    let benign = "ab".repeat(16);
+    let (s, v) = w
+        .import("manager", allow, "?type=md5", format!("{benign}\n"))
+        .await;
+    assert_eq!((s, v["added"].as_u64()), (ok, Some(1)), "{v}");
+    let benign_key = Key::parse_hex(HashKind::Md5, &benign).unwrap();
+    let allowed = w.store.find_entries(allow, &benign_key).await.unwrap()[0].id;
+    let (s, v) = w
+        .json(
+            "other_manager",
+            Method::POST,
+            "/v1/lists",
+            json!({"name": "hotline-allow", "category": "csam", "purpose": "allow"}),
+        )
+        .await;
+    assert_eq!(s, created, "{v}");
+    let other_allow = v["id"].as_i64().unwrap();
+
+    // A hoster reads and changes nothing of any list, allowlists included, and cannot even
+    // tell whether a list exists (999 does not).
+    let status_body = json!({"status": "suspended", "reason": "probe"});
+    let allow_body = json!({"allowlist_id": allow, "reason": "probe"});
+    for (list, entry) in [(l, e), (allow, allowed), (999, 1)] {
+        let calls = [
+            (Method::GET, format!("/v1/lists/{list}"), None),
+            (Method::GET, format!("/v1/lists/{list}/versions"), None),
+            (Method::GET, format!("/v1/lists/{list}/export"), None),
+            (
+                Method::GET,
+                format!("/v1/lists/{list}/entries?status=active"),
+                None,
+            ),
+            (
+                Method::GET,
+                format!("/v1/lists/{list}/entries?type=md5&value={benign}"),
+                None,
+            ),
+            (
+                Method::GET,
+                format!("/v1/lists/{list}/entries/{entry}"),
+                None,
+            ),
+            (
+                Method::POST,
+                format!("/v1/lists/{list}/entries/{entry}/status"),
+                Some(&status_body),
+            ),
+            (
+                Method::POST,
+                format!("/v1/lists/{list}/entries/{entry}/allowlist"),
+                Some(&allow_body),
+            ),
+            (Method::GET, format!("/v1/lists/{list}/conflicts"), None),
+        ];
+        for (method, path, body) in calls {
+            let (s, v) = w.send("hoster", method.clone(), &path, body).await;
+            assert_eq!(
+                (s, code(&v)),
+                (no, "forbidden"),
+                "hoster {method} {path}: {v}"
+            );
+        }
+    }
+    // Nor enumerate lists or alerts, nor acknowledge one.
+    for (method, path) in [
+        (Method::GET, "/v1/lists"),
+        (Method::GET, "/v1/alerts"),
+        (Method::GET, "/v1/alerts?all=true"),
+        (Method::POST, "/v1/alerts/1/ack"),
+        (Method::GET, "/v1/outbox"),
+    ] {
+        let (s, v) = w.send("hoster", method.clone(), path, None).await;
+        assert_eq!(
+            (s, code(&v)),
+            (no, "forbidden"),
+            "hoster {method} {path}: {v}"
+        );
+    }
+
+    // Another organisation's list manager changes nothing on a list it does not own, not even
+    // with its own allowlist; the owner cannot use the other organisation's allowlist.
+    for (who, path, body) in [
+        (
+            "other_manager",
+            format!("/v1/lists/{l}/entries/{e}/status"),
+            status_body.clone(),
+        ),
+        (
+            "other_manager",
+            format!("/v1/lists/{l}/entries/{e}/allowlist"),
+            json!({"allowlist_id": other_allow, "reason": "probe"}),
+        ),
+        (
+            "other_manager",
+            format!("/v1/lists/{l}/entries/{e}/allowlist"),
+            allow_body.clone(),
+        ),
+        (
+            "manager",
+            format!("/v1/lists/{l}/entries/{e}/allowlist"),
+            json!({"allowlist_id": other_allow, "reason": "probe"}),
+        ),
+        (
+            "analyst",
+            format!("/v1/lists/{l}/entries/{e}/status"),
+            status_body.clone(),
+        ),
+    ] {
+        let (s, v) = w.json(who, Method::POST, &path, body).await;
+        assert_eq!((s, code(&v)), (no, "forbidden"), "{who} POST {path}: {v}");
+    }
+    let entry = w.store.entry(e).await.unwrap();
+    assert_eq!(entry.status, lists::trust::EntryStatus::Active);
+    assert!(w.store.find_entries(allow, &md5).await.unwrap().is_empty());
+
+    // Disputes. A hash the hoster never matched (and that is on no list): not found.
+    let dispute =
+        |hex: &str| json!({"type": "md5", "value": hex, "reason": "a stock photo of a bridge"});
+    let (s, v) = w
+        .json(
+            "hoster",
+            Method::POST,
+            "/v1/disputes",
+            dispute(&"cd".repeat(16)),
+        )
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not_found"), "{v}");
+    // Right after a check that matched (its match record is still being written: the server
+    // also looks at the live index) the hoster may dispute it. The answer names the list, as
+    // the check did, never the entry.
+    let (s, v) = w.check("hoster", json!([md5_of(BRIDGE_MD5)])).await;
+    assert_eq!((s, &v["results"][0]["matched"]), (ok, &json!(true)), "{v}");
+    let (s, v) = w
+        .json("hoster", Method::POST, "/v1/disputes", dispute(BRIDGE_MD5))
+        .await;
+    assert_eq!(s, created, "{v}");
+    let d = &v.as_array().unwrap()[..];
+    assert_eq!(d.len(), 1, "{v}");
+    assert_eq!(
+        (&d[0]["list"], &d[0]["list_id"], &d[0]["status"]),
+        (&json!("nl-police-csam"), &json!(l), &json!("open")),
+        "{v}"
+    );
+    assert_eq!(d[0]["hash"], md5_of(BRIDGE_MD5));
+    assert!(
+        d[0].get("entry_id").is_none() && d[0].get("org_id").is_none(),
+        "{v}"
+    );
+    let dispute_id = d[0]["id"].as_i64().unwrap();
+    let (s, v) = w
+        .json("hoster", Method::POST, "/v1/disputes", dispute(BRIDGE_MD5))
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "conflict"), "{v}");
+    let (s, v) = w
+        .json(
+            "hoster",
+            Method::POST,
+            "/v1/disputes",
+            json!({"type": "md5", "value": BRIDGE_MD5, "reason": " "}),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_request"),
+        "{v}"
+    );
+
+    // Who sees it: the hoster (without the entry), the owner's manager and the admin (with it).
+    let (s, v) = w.get("hoster", "/v1/disputes").await;
+    assert_eq!((s, v.as_array().unwrap().len()), (ok, 1), "{v}");
+    assert!(v[0].get("entry_id").is_none(), "{v}");
+    for who in ["manager", "admin"] {
+        let (s, v) = w.get(who, "/v1/disputes").await;
+        assert_eq!((s, v.as_array().unwrap().len()), (ok, 1), "{who}: {v}");
+        assert_eq!(
+            (&v[0]["entry_id"], &v[0]["org_id"]),
+            (&json!(e), &json!(hoster_org)),
+            "{who}: {v}"
+        );
+    }
+    for who in ["other_manager", "analyst"] {
+        let (s, v) = w.get(who, "/v1/disputes").await;
+        assert_eq!((s, v), (ok, json!([])), "{who}");
+    }
+    let (_, v) = w.get("manager", "/v1/disputes?status=rejected").await;
+    assert_eq!(v, json!([]));
+    // The entry's detail shows the dispute.
+    let (s, v) = w
+        .get("manager", &format!("/v1/lists/{l}/entries/{e}"))
+        .await;
+    assert_eq!(s, ok, "{v}");
+    assert_eq!(
+        (&v["entry"]["status"], &v["entry"]["key"]),
+        (&json!("active"), &md5_of(BRIDGE_MD5))
+    );
+    assert_eq!(v["disputes"][0]["org_id"], hoster_org, "{v}");
+
+    // The dispute raised an alert for the owner's managers (and the admin) only.
+    let (s, v) = w.get("manager", "/v1/alerts").await;
+    assert_eq!(s, ok, "{v}");
+    let alerts = v.as_array().unwrap();
+    assert_eq!(alerts.len(), 1, "{v}");
+    assert_eq!(
+        (
+            &alerts[0]["kind"],
+            &alerts[0]["list_id"],
+            &alerts[0]["entry_id"]
+        ),
+        (&json!("dispute"), &json!(l), &json!(e))
+    );
+    let alert = alerts[0]["id"].as_i64().unwrap();
+    let (_, v) = w.get("admin", "/v1/alerts").await;
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    let (_, v) = w.get("other_manager", "/v1/alerts").await;
+    assert_eq!(v, json!([]));
+    let ack = format!("/v1/alerts/{alert}/ack");
+    let (s, v) = w.send("other_manager", Method::POST, &ack, None).await;
+    assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not_found"), "{v}");
+    let (s, v) = w.send("manager", Method::POST, &ack, None).await;
+    assert_eq!(s, ok, "{v}");
+    assert!(v["acked_at"].is_number(), "{v}");
+    let (_, v) = w.get("manager", "/v1/alerts").await;
+    assert_eq!(v, json!([]));
+    let (_, v) = w.get("manager", "/v1/alerts?all=true").await;
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+
+    // Resolving: only the owner's managers (and admins).
+    let resolve = format!("/v1/disputes/{dispute_id}/resolve");
+    let reject = json!({"outcome": "reject", "note": "it is on the list rightly"});
+    let (s, v) = w
+        .json("hoster", Method::POST, &resolve, reject.clone())
+        .await;
+    assert_eq!((s, code(&v)), (no, "forbidden"), "{v}");
+    for who in ["other_manager", "analyst"] {
+        let (s, v) = w.json(who, Method::POST, &resolve, reject.clone()).await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "{who}: {v}"
+        );
+    }
+    let (s, v) = w
+        .json(
+            "manager",
+            Method::POST,
+            &resolve,
+            json!({"outcome": "allowlist", "note": "x"}),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_request"),
+        "{v}"
+    );
+    let (s, v) = w
+        .json("manager", Method::POST, &resolve, reject.clone())
+        .await;
+    assert_eq!(s, ok, "{v}");
+    assert_eq!(
+        (&v["status"], &v["entry_id"]),
+        (&json!("rejected"), &json!(e)),
+        "{v}"
+    );
+    let (s, v) = w.json("manager", Method::POST, &resolve, reject).await;
+    assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "conflict"), "{v}");
+    let (_, v) = w.get("hoster", "/v1/disputes?status=rejected").await;
+    assert_eq!(v[0]["resolution"], "it is on the list rightly", "{v}");
+
+    // Status changes by the owner's manager: a reason is required, `held` is only for imports.
+    w.wait_for_hits(e, 1).await;
+    let status = format!("/v1/lists/{l}/entries/{e}/status");
+    for (body, want) in [
+        (
+            json!({"status": "suspended", "reason": ""}),
+            "invalid_request",
+        ),
+        (
+            json!({"status": "held", "reason": "review"}),
+            "invalid_request",
+        ),
+        (
+            json!({"status": "gone", "reason": "review"}),
+            "invalid_request",
+        ),
+        (json!({"status": "suspended"}), "malformed_json"),
+    ] {
+        let (s, v) = w.json("manager", Method::POST, &status, body.clone()).await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::BAD_REQUEST, want),
+            "{body}: {v}"
+        );
+    }
+    let suspend = json!({"status": "suspended", "reason": "odd matches"});
+    let (s, v) = w
+        .json("manager", Method::POST, &status, suspend.clone())
+        .await;
+    assert_eq!(s, ok, "{v}");
+    assert_eq!(
+        (&v["from"], &v["to"], &v["entry_id"]),
+        (&json!("active"), &json!("suspended"), &json!(e))
+    );
+    let (s, v) = w.json("manager", Method::POST, &status, suspend).await;
+    assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "conflict"), "{v}");
+    w.state.live.refresh(w.store.as_ref()).await.unwrap();
+    let (_, v) = w.check("hoster", json!([md5_of(BRIDGE_MD5)])).await;
+    assert_eq!(
+        v["results"][0]["matched"], false,
+        "suspended entries are not matched: {v}"
+    );
+    let (s, v) = w
+        .json(
+            "admin",
+            Method::POST,
+            &status,
+            json!({"status": "active", "reason": "checked"}),
+        )
+        .await;
+    assert_eq!((s, &v["to"]), (ok, &json!("active")), "{v}");
+    let (s, v) = w
+        .get("manager", &format!("/v1/lists/{l}/entries/{e}"))
+        .await;
+    assert_eq!(s, ok);
+    let moves: Vec<&str> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ev| ev["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(moves, ["suspended", "active"], "{v}");
+    assert!(v["matches"]["hits"].as_i64().unwrap() >= 1, "{v}");
+
+    // Allowlisting: only onto an allowlist; the entry is retracted, the hash allowlisted.
+    let to_allow = format!("/v1/lists/{l}/entries/{e}/allowlist");
+    let (s, v) = w
+        .json(
+            "manager",
+            Method::POST,
+            &to_allow,
+            json!({"allowlist_id": l, "reason": "stock photo"}),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_request"),
+        "{v}"
+    );
+    let (s, v) = w
+        .json(
+            "manager",
+            Method::POST,
+            &to_allow,
+            json!({"allowlist_id": allow, "reason": "stock photo"}),
+        )
+        .await;
+    assert_eq!((s, &v["to"]), (ok, &json!("retracted")), "{v}");
+    assert_eq!(
+        w.store.entry(e).await.unwrap().status,
+        lists::trust::EntryStatus::Retracted
+    );
+    let allow_md5 = w.store.find_entries(allow, &md5).await.unwrap()[0].id;
+    let (s, v) = w
+        .get(
+            "manager",
+            &format!("/v1/lists/{l}/entries?status=retracted"),
+        )
+        .await;
+    assert_eq!(
+        (s, v.as_array().unwrap().len(), &v[0]["id"]),
+        (ok, 1, &json!(e)),
+        "{v}"
+    );
+
+    // The hoster is told, with its own hash, never the entry; the analyst never matched it.
+    let (s, v) = w.get("hoster", "/v1/retractions").await;
+    assert_eq!((s, v.as_array().unwrap().len()), (ok, 1), "{v}");
+    assert_eq!(
+        (&v[0]["list"], &v[0]["queries"]),
+        (&json!("nl-police-csam"), &json!([md5_of(BRIDGE_MD5)])),
+        "{v}"
+    );
+    assert!(v[0].get("entry_id").is_none(), "{v}");
+    let (_, v) = w.get("analyst", "/v1/retractions").await;
+    assert_eq!(v, json!([]));
+    // Importing the retracted hash again is skipped.
+    let (s, v) = w
+        .import("manager", l, "?type=md5", format!("{BRIDGE_MD5}\n"))
+        .await;
+    assert_eq!(
+        (s, v["added"].as_u64(), v["retracted_skipped"].as_u64()),
+        (ok, Some(0), Some(1)),
+        "{v}"
+    );
+
+    // The allowlist overrides another of the owner's lists: that match is a conflict for its
+    // managers, and the checker hears nothing.
+    let (s, v) = w
+        .json(
+            "manager",
+            Method::POST,
+            "/v1/lists",
+            json!({"name": "police-2", "category": "csam"}),
+        )
+        .await;
+    assert_eq!((s, &v["purpose"]), (created, &json!("block")), "{v}");
+    let l2 = v["id"].as_i64().unwrap();
+    let (s, v) = w
+        .import("manager", l2, "?type=md5", format!("{BRIDGE_MD5}\n"))
+        .await;
+    assert_eq!((s, v["added"].as_u64()), (ok, Some(1)), "{v}");
+    let e2 = w.store.find_entries(l2, &md5).await.unwrap()[0].id;
+    w.state.live.refresh(w.store.as_ref()).await.unwrap();
+    let (_, v) = w.check("hoster", json!([md5_of(BRIDGE_MD5)])).await;
+    assert_eq!(v["results"][0], json!({"matched": false}));
+    w.wait_for_hits(e2, 1).await;
+    let (s, v) = w.get("manager", &format!("/v1/lists/{l2}/conflicts")).await;
+    assert_eq!((s, v.as_array().unwrap().len()), (ok, 1), "{v}");
+    assert_eq!(
+        (&v[0]["entry_id"], &v[0]["allowed_by"], &v[0]["org_id"]),
+        (&json!(e2), &json!(allow_md5), &json!(hoster_org)),
+        "{v}"
+    );
+    let (s, _) = w
+        .get("other_manager", &format!("/v1/lists/{l2}/conflicts"))
+        .await;
+    assert_eq!(s, no);
+    // Disputing the hash again reaches only the match the hoster was told about (the earlier
+    // one, on the first list), never the overridden one.
+    let (s, v) = w
+        .json("hoster", Method::POST, "/v1/disputes", dispute(BRIDGE_MD5))
+        .await;
+    assert_eq!(s, created, "{v}");
+    let lists: Vec<&Value> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["list_id"])
+        .collect();
+    assert_eq!(lists, [&json!(l)], "{v}");
+
+    // Low-quality PDQ rows: refused by default, held for review on request.
+    let weak = format!("pdq,quality\n{},10\n", "a5".repeat(32));
+    let (s, v) = w.import("manager", l, "", weak.clone()).await;
+    assert_eq!(
+        (s, v["added"].as_u64(), v["source"]["refused"].as_u64()),
+        (ok, Some(0), Some(1)),
+        "{v}"
+    );
+    let (s, v) = w.import("manager", l, "?hold_low_quality=true", weak).await;
+    assert_eq!(
+        (
+            s,
+            v["added"].as_u64(),
+            v["held"].as_u64(),
+            v["source"]["held"].as_u64()
+        ),
+        (ok, Some(1), Some(1), Some(1)),
+        "{v}"
+    );
+    let (s, v) = w
+        .get("manager", &format!("/v1/lists/{l}/entries?status=held"))
+        .await;
+    assert_eq!((s, v.as_array().unwrap().len()), (ok, 1), "{v}");
+    assert!(v[0]["hold_reason"].is_string(), "{v}");
+    let held = v[0]["id"].as_i64().unwrap();
+    let (s, v) = w
+        .json(
+            "manager",
+            Method::POST,
+            &format!("/v1/lists/{l}/entries/{held}/status"),
+            json!({"status": "active", "reason": "looked at it"}),
+        )
+        .await;
+    assert_eq!(
+        (s, &v["from"], &v["to"]),
+        (ok, &json!("held"), &json!("active")),
+        "{v}"
+    );
+    // An entry of another list is not found under this one.
+    let (s, v) = w
+        .get("manager", &format!("/v1/lists/{l}/entries/{e2}"))
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not_found"), "{v}");
+    let (s, v) = w.get("manager", &format!("/v1/lists/{l}/entries")).await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_request"),
+        "{v}"
+    );
 }
