@@ -84,10 +84,16 @@ async fn alert_recipients(store: &dyn Store, list: &ListInfo, notify: &Notify) -
     to
 }
 
-/// One run of the flood rule: suspends every active entry whose matches since
-/// `now - rule.window` (and since its last status change) reach the rule's thresholds, raises
-/// a `flood` alert per entry and queues e-mails to its list's owner and `notify.alert_to`.
-/// Returns the suspensions made (none when another replica got there first).
+fn window_start(rule: &FloodRule, now: Millis) -> Millis {
+    let window_ms = i64::try_from(rule.window.as_millis()).unwrap_or(i64::MAX);
+    Millis(now.0.saturating_sub(window_ms))
+}
+
+/// One full run of the flood rule over every match in the window: suspends every active
+/// entry whose matches since `now - rule.window` (and since its last status change) reach the
+/// rule's thresholds, raises a `flood` alert per entry and queues e-mails to its list's owner
+/// and `notify.alert_to`. Returns the suspensions made (none when another replica got there
+/// first). [`FloodWatcher`] does the same incrementally.
 pub async fn flood_sweep(
     store: &dyn Store,
     rule: &FloodRule,
@@ -97,13 +103,22 @@ pub async fn flood_sweep(
     if !rule.enabled {
         return Ok(Vec::new());
     }
-    let window_ms = i64::try_from(rule.window.as_millis()).unwrap_or(i64::MAX);
-    let since = Millis(now.0.saturating_sub(window_ms));
+    let found = store
+        .flood_candidates(window_start(rule, now), rule.min_orgs, rule.min_hits, &[])
+        .await?;
+    suspend(store, rule, notify, now, found).await
+}
+
+/// Suspends the entries the rule found, with alert and e-mails.
+async fn suspend(
+    store: &dyn Store,
+    rule: &FloodRule,
+    notify: &Notify,
+    now: Millis,
+    found: Vec<FloodCandidate>,
+) -> Result<Vec<EntryEvent>> {
     let mut done = Vec::new();
-    for c in store
-        .flood_candidates(since, rule.min_orgs, rule.min_hits)
-        .await?
-    {
+    for c in found {
         let list = store.list(c.list_id).await?;
         let window = fmt_duration(rule.window);
         let message = format!(
@@ -167,7 +182,120 @@ pub async fn flood_sweep(
     Ok(done)
 }
 
-/// Runs [`flood_sweep`] every `rule.every` for ever; `on_suspend` hears of each suspension
+/// The flood rule, run incrementally: each [`tick`](FloodWatcher::tick) reads only the match
+/// records written since the last one (every replica's), keeps per-entry counts in time
+/// buckets (a tenth of the window each), and asks the database for the exact count only for
+/// entries whose bucketed count reaches a threshold. So the rule costs a check nothing, and a
+/// tick costs in proportion to the new matches, not to the window.
+#[derive(Debug)]
+pub struct FloodWatcher {
+    rule: FloodRule,
+    notify: Notify,
+    /// The last match record read; `None` before the first tick.
+    last_id: Option<i64>,
+    /// (bucket number, per entry: matches and up to `min_orgs` distinct organisations).
+    buckets: std::collections::VecDeque<(i64, std::collections::HashMap<i64, (u32, Vec<i64>)>)>,
+}
+
+/// Match records read per database round trip.
+const HITS_PAGE: u32 = 10_000;
+
+impl FloodWatcher {
+    /// A watcher for `rule`.
+    pub fn new(rule: FloodRule, notify: Notify) -> FloodWatcher {
+        FloodWatcher {
+            rule,
+            notify,
+            last_id: None,
+            buckets: std::collections::VecDeque::new(),
+        }
+    }
+
+    fn bucket_ms(&self) -> i64 {
+        (i64::try_from(self.rule.window.as_millis()).unwrap_or(i64::MAX) / 10).max(1000)
+    }
+
+    /// Reads the new match records and suspends what the rule finds.
+    pub async fn tick(&mut self, store: &dyn Store, now: Millis) -> Result<Vec<EntryEvent>> {
+        if !self.rule.enabled {
+            return Ok(Vec::new());
+        }
+        let since = window_start(&self.rule, now);
+        let mut last = match self.last_id {
+            Some(l) => l,
+            None => store.hits_start(since).await?,
+        };
+        let bucket_ms = self.bucket_ms();
+        let cap = self.rule.min_orgs.max(1) as usize;
+        let mut touched = std::collections::BTreeSet::new();
+        loop {
+            let page = store.hits_after(last, HITS_PAGE).await?;
+            for h in &page {
+                last = h.id;
+                if h.allowed || h.at < since {
+                    continue;
+                }
+                let b = h.at.0 / bucket_ms;
+                if self.buckets.back().is_none_or(|(n, _)| *n < b) {
+                    self.buckets.push_back((b, Default::default()));
+                }
+                // Records arrive nearly in time order; a late one joins the newest bucket.
+                let (_, counts) = self.buckets.back_mut().expect("just pushed");
+                let (hits, orgs) = counts.entry(h.entry_id).or_default();
+                *hits = hits.saturating_add(1);
+                if orgs.len() < cap && !orgs.contains(&h.org_id) {
+                    orgs.push(h.org_id);
+                }
+                touched.insert(h.entry_id);
+            }
+            if page.len() < HITS_PAGE as usize {
+                break;
+            }
+        }
+        self.last_id = Some(last);
+        let oldest = since.0 / bucket_ms;
+        while self.buckets.front().is_some_and(|(n, _)| *n < oldest) {
+            self.buckets.pop_front();
+        }
+        let min_orgs = if self.rule.min_orgs == 0 {
+            usize::MAX
+        } else {
+            cap
+        };
+        let min_hits = if self.rule.min_hits == 0 {
+            u64::MAX
+        } else {
+            u64::from(self.rule.min_hits)
+        };
+        let mut over = Vec::new();
+        for entry in touched {
+            let mut hits = 0u64;
+            let mut orgs: Vec<i64> = Vec::new();
+            for (_, counts) in &self.buckets {
+                if let Some((h, o)) = counts.get(&entry) {
+                    hits += u64::from(*h);
+                    for org in o {
+                        if orgs.len() < cap && !orgs.contains(org) {
+                            orgs.push(*org);
+                        }
+                    }
+                }
+            }
+            if hits >= min_hits || orgs.len() >= min_orgs {
+                over.push(entry);
+            }
+        }
+        if over.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found = store
+            .flood_candidates(since, self.rule.min_orgs, self.rule.min_hits, &over)
+            .await?;
+        suspend(store, &self.rule, &self.notify, now, found).await
+    }
+}
+
+/// Runs a [`FloodWatcher`] every `rule.every` for ever; `on_suspend` hears of each suspension
 /// (to refresh the live index at once), `on_error` of failures.
 pub async fn flood_watch(
     store: std::sync::Arc<dyn Store>,
@@ -180,9 +308,11 @@ pub async fn flood_watch(
     if !rule.enabled {
         return;
     }
+    let every = rule.every;
+    let mut watcher = FloodWatcher::new(rule, notify);
     loop {
-        tokio::time::sleep(rule.every).await;
-        match flood_sweep(store.as_ref(), &rule, &notify, clock.now()).await {
+        tokio::time::sleep(every).await;
+        match watcher.tick(store.as_ref(), clock.now()).await {
             Ok(events) => events.iter().for_each(&mut on_suspend),
             Err(e) => on_error(&e),
         }
@@ -316,6 +446,11 @@ pub async fn allowlist(
         )));
     }
     let from = store.list(entry.list_id).await?;
+    if from.purpose == Purpose::Allow {
+        return Err(Error::Invalid(format!(
+            "entry {entry_id} is on an allowlist already"
+        )));
+    }
     let row = Row {
         key: entry.key,
         quality: entry.quality,
@@ -345,17 +480,18 @@ pub async fn allowlist(
     }
 }
 
-/// Opens disputes for the entries that `query` matched for `org_id`: those it matches now
-/// (`current`: list id and listed hash, from the live snapshot) and those its checks matched
-/// before. [`Error::NotFound`] when nothing was ever reported to this organisation for the
-/// hash, so a dispute cannot be used to probe the lists.
+/// Opens disputes for the entries that this organisation's checks of `query` matched, as the
+/// match records say. [`Error::NotFound`] when no match of the hash was ever reported to the
+/// organisation (so a dispute cannot be used to probe the lists: only a real check, rate
+/// limited and audited, can show a match), and for entries already retracted.
+/// [`Error::Conflict`] when the organisation disputed each of them before (one dispute per
+/// organisation and entry, so a dispute cannot be used to flood the managers with alerts).
 pub async fn open_disputes(
     store: &dyn Store,
     org_id: i64,
     key_id: &str,
     query: &Key,
     reason: &str,
-    current: &[(i64, Key)],
     notify: &Notify,
 ) -> Result<Vec<Dispute>> {
     let reason = reason.trim();
@@ -365,15 +501,8 @@ pub async fn open_disputes(
         ));
     }
     let mut entries = Vec::new();
-    for (list_id, listed) in current {
-        for e in store.find_entries(*list_id, listed).await? {
-            if e.removed_version.is_none() && !entries.contains(&e.id) {
-                entries.push(e.id);
-            }
-        }
-    }
     for id in store.matched_entries(org_id, query).await? {
-        if !entries.contains(&id) {
+        if store.entry(id).await?.status != EntryStatus::Retracted {
             entries.push(id);
         }
     }
@@ -433,14 +562,14 @@ pub async fn open_disputes(
             .await;
         match d {
             Ok(d) => out.push(d),
-            // The same organisation disputing the same entry again: keep the open one.
+            // The same organisation disputed this entry before.
             Err(Error::Conflict(_)) => {}
             Err(e) => return Err(e),
         }
     }
     if out.is_empty() {
         return Err(Error::Conflict(
-            "your organisation already has an open dispute for this match".into(),
+            "your organisation has disputed this match before; see GET /v1/disputes".into(),
         ));
     }
     Ok(out)

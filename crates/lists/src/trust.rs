@@ -198,6 +198,21 @@ pub struct EntryHit {
     pub allowed_by: Option<(i64, Key)>,
 }
 
+/// One match record, as the flood rule reads them (in id order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HitRow {
+    /// Database id (ascending with time of writing).
+    pub id: i64,
+    /// The matched entry.
+    pub entry_id: i64,
+    /// The checking organisation.
+    pub org_id: i64,
+    /// When.
+    pub at: Millis,
+    /// Whether an allowlist overrode it.
+    pub allowed: bool,
+}
+
 /// An organisation that matched an entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct HitOrg {
@@ -310,7 +325,7 @@ pub struct Retraction {
     /// find and restore them. At most [`MAX_NOTICE_QUERIES`].
     #[serde(serialize_with = "ser_keys")]
     pub queries: Vec<Key>,
-    /// The entry (database id), for the list's managers; omitted for hosters.
+    /// The entry (database id); never serialised, so the notices a hoster reads do not name it.
     #[serde(skip)]
     pub entry_id: i64,
 }
@@ -489,6 +504,8 @@ pub struct DisputeFilter {
     pub list_ids: Option<Vec<i64>>,
     /// Only in this status.
     pub status: Option<DisputeStatus>,
+    /// Only of this entry.
+    pub entry_id: Option<i64>,
 }
 
 /// Storage for trust: implemented by the `store` crate for both backends, next to
@@ -527,14 +544,20 @@ pub trait TrustStore: Send + Sync {
     /// Records matches (each resolved to its live entry; hits on entries that no longer exist
     /// are dropped).
     async fn record_hits(&self, hits: &[EntryHit]) -> Result<()>;
-    /// Active entries that, since `since`, matched at least `min_orgs` distinct organisations
-    /// or at least `min_hits` times.
+    /// Active entries that, since `since` (and since their last status change), matched at
+    /// least `min_orgs` distinct organisations or at least `min_hits` times; only among `only`
+    /// unless it is empty.
     async fn flood_candidates(
         &self,
         since: Millis,
         min_orgs: u32,
         min_hits: u32,
+        only: &[i64],
     ) -> Result<Vec<FloodCandidate>>;
+    /// Match records with id > `after_id`, at most `limit`, by id.
+    async fn hits_after(&self, after_id: i64, limit: u32) -> Result<Vec<HitRow>>;
+    /// The id just below the first match record at or after `at` (where reading starts).
+    async fn hits_start(&self, at: Millis) -> Result<i64>;
     /// Matches of `list_id`'s entries that an allowlist overrode, id > `after_id`.
     async fn conflicts(&self, list_id: i64, after_id: i64, limit: u32) -> Result<Vec<Conflict>>;
     /// The entries (live or not) an organisation's checks of `query` matched, newest first.
@@ -556,6 +579,7 @@ pub trait TrustStore: Send + Sync {
     async fn ack_alert(&self, id: i64, actor: &str) -> Result<Alert>;
 
     /// Opens a dispute, with an alert and e-mails to the list's managers.
+    /// [`Error::Conflict`] if the organisation disputed the entry before.
     async fn create_dispute(
         &self,
         dispute: &NewDispute,

@@ -180,7 +180,7 @@ fn radius(state: &AppState, asked: Option<u32>) -> Result<u32, ApiError> {
     Ok(r)
 }
 
-fn rate_check(state: &AppState, auth: &Auth, cells: usize) -> Result<(), ApiError> {
+pub(crate) fn rate_check(state: &AppState, auth: &Auth, cells: usize) -> Result<(), ApiError> {
     let rate = auth.rate_per_sec.unwrap_or(state.config.default_rate);
     let burst = u32::try_from(state.config.max_batch)
         .unwrap_or(u32::MAX)

@@ -130,11 +130,11 @@ pub(crate) async fn entry(
 ) -> Result<Json<EntryDetail>, ApiError> {
     let list = list_for(&state, &auth, id, |owner| Action::ExportList { owner }).await?;
     let entry = entry_on(&state, &list, entry).await?;
-    let all = state
+    let disputes = state
         .store
         .disputes(
             &DisputeFilter {
-                list_ids: Some(vec![list.id]),
+                entry_id: Some(entry.id),
                 ..DisputeFilter::default()
             },
             1000,
@@ -143,7 +143,7 @@ pub(crate) async fn entry(
     Ok(Json(EntryDetail {
         events: state.store.entry_events(entry.id).await?,
         matches: state.store.hit_stats(entry.id).await?,
-        disputes: all.into_iter().filter(|d| d.entry_id == entry.id).collect(),
+        disputes,
         entry,
     }))
 }
@@ -366,8 +366,10 @@ async fn dispute_out(state: &AppState, d: Dispute, manager: bool) -> Result<Disp
     })
 }
 
-/// `POST /v1/disputes`: "this match is wrong". The hash must be one this organisation's checks
-/// matched (now or before); the answer names only lists the check already named.
+/// `POST /v1/disputes`: "this match is wrong". The hash must be one that this organisation's
+/// checks matched, as the match records say; the answer names only lists a check already named.
+/// It costs one hash of the key's rate and is audited. Match records are written a moment after
+/// the check answers, so a dispute sent right after its check waits for them (up to 2 s).
 pub(crate) async fn open_dispute(
     State(state): State<AppState>,
     auth: Auth,
@@ -377,24 +379,30 @@ pub(crate) async fn open_dispute(
     auth.require(Action::Check)?;
     let req: DisputeBody = parse_json(&headers, &body)?;
     let key = parse_key(&req.kind, &req.value)?;
-    let snap = state.live.snapshot();
-    let mut found = Vec::new();
-    snap.check(&key, state.config.default_radius, &mut found);
-    let current: Vec<(i64, Key)> = if lists::check::allowed(&found).is_some() {
-        Vec::new()
-    } else {
-        found.iter().map(|m| (m.list.id, m.listed)).collect()
+    crate::check::rate_check(&state, &auth, 1)?;
+    let mut tries = 0;
+    let made = loop {
+        let r = curate::open_disputes(
+            state.store.as_ref(),
+            auth.principal.org_id,
+            &auth.principal.key_id,
+            &key,
+            &req.reason,
+            &state.config.notify,
+        )
+        .await;
+        match r {
+            Err(lists::Error::NotFound(_)) if tries < 10 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            other => break other,
+        }
     };
-    let made = curate::open_disputes(
-        state.store.as_ref(),
-        auth.principal.org_id,
-        &auth.principal.key_id,
-        &key,
-        &req.reason,
-        &current,
-        &state.config.notify,
-    )
-    .await?;
+    let detail = serde_json::json!({"type": key.kind().name(), "hash": key.to_hex(),
+        "disputes": made.as_ref().map(|d| d.iter().map(|d| d.id).collect::<Vec<_>>()).unwrap_or_default()});
+    state.record_audit(&auth, "dispute", 1, 0, detail).await;
+    let made = made?;
     let mut out = Vec::with_capacity(made.len());
     for d in made {
         out.push(dispute_out(&state, d, false).await?);

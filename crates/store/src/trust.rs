@@ -23,6 +23,41 @@ pub(crate) const ALERT_COLS: &str =
 pub(crate) const MAIL_COLS: &str =
     "id, created_at, ref, to_addrs, subject, body, json, attempts, sent_at, failed_at, last_error";
 
+/// Match records per INSERT statement (12 parameters each).
+pub(crate) const HIT_BATCH: usize = 200;
+
+/// The match-record insert for `n` records: each is resolved to its live entry (and the
+/// allowlist entry that overrode it, if any) inside the statement.
+pub(crate) fn hits_insert(n: usize, numbered: bool) -> String {
+    let mut values = String::with_capacity(n * 60);
+    for i in 0..n {
+        if i > 0 {
+            values.push(',');
+        }
+        values.push('(');
+        for j in 1..=12 {
+            if j > 1 {
+                values.push(',');
+            }
+            if numbered {
+                values.push_str(&format!("${}", i * 12 + j));
+            } else {
+                values.push('?');
+            }
+        }
+        values.push(')');
+    }
+    format!(
+        "INSERT INTO entry_hits (at, entry_id, org_id, key_id, query_kind, query_hash, distance, allowed_by) \
+         SELECT v.column1, e.id, v.column2, v.column3, v.column4, v.column5, v.column6, \
+                (SELECT a.id FROM entries a WHERE a.list_id = v.column7 AND a.kind = v.column8 AND a.hash = v.column9 \
+                 AND a.removed_version IS NULL ORDER BY a.id LIMIT 1) \
+         FROM (VALUES {values}) AS v \
+         JOIN entries e ON e.list_id = v.column10 AND e.kind = v.column11 AND e.hash = v.column12 \
+                       AND e.removed_version IS NULL"
+    )
+}
+
 /// `0` means "no limit" for a flood threshold.
 pub(crate) fn threshold(v: u32) -> i64 {
     if v == 0 { i64::MAX } else { i64::from(v) }
@@ -431,19 +466,17 @@ macro_rules! impl_trust {
                     if hits.is_empty() {
                         return Ok(());
                     }
+                    // Many records per statement: at thousands of matches per second, one
+                    // statement each is what would limit the writer.
                     let mut tx = self.pool.begin().await.map_err(db_err("transaction"))?;
-                    for h in hits {
+                    for chunk in hits.chunks(HIT_BATCH) {
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(hits_insert(chunk.len(), Self::NUMBERED)));
+                    for h in chunk {
                         let (al, ak, ah) = match &h.allowed_by {
                             Some((l, k)) => (Some(*l), Some(kind_code(k.kind())), Some(k.as_bytes().to_vec())),
                             None => (None, None, None),
                         };
-                        sqlx::query(
-                            "INSERT INTO entry_hits (at, entry_id, org_id, key_id, query_kind, query_hash, distance, allowed_by) \
-                             SELECT $1, e.id, $2, $3, $4, $5, $6, \
-                                    (SELECT a.id FROM entries a WHERE a.list_id = $7 AND a.kind = $8 AND a.hash = $9 \
-                                     AND a.removed_version IS NULL ORDER BY a.id LIMIT 1) \
-                             FROM entries e WHERE e.list_id = $10 AND e.kind = $11 AND e.hash = $12 AND e.removed_version IS NULL",
-                        )
+                        q = q
                         .bind(h.at.0)
                         .bind(h.org_id)
                         .bind(&h.key_id)
@@ -455,12 +488,51 @@ macro_rules! impl_trust {
                         .bind(ah)
                         .bind(h.list_id)
                         .bind(kind_code(h.listed.kind()))
-                        .bind(h.listed.as_bytes())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err("match"))?;
+                        .bind(h.listed.as_bytes().to_vec());
+                    }
+                    q.execute(&mut *tx).await.map_err(db_err("match"))?;
                     }
                     tx.commit().await.map_err(db_err("transaction"))
+                }
+
+                async fn hits_after(&self, after_id: i64, limit: u32) -> Result<Vec<HitRow>> {
+                    let rows = sqlx::query(
+                        "SELECT id, entry_id, org_id, at, allowed_by FROM entry_hits WHERE id > $1 ORDER BY id LIMIT $2",
+                    )
+                    .bind(after_id)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err("match"))?;
+                    rows.iter()
+                        .map(|r| {
+                            let e = db_err("match");
+                            Ok(HitRow {
+                                id: r.try_get("id").map_err(&e)?,
+                                entry_id: r.try_get("entry_id").map_err(&e)?,
+                                org_id: r.try_get("org_id").map_err(&e)?,
+                                at: millis(r.try_get("at").map_err(&e)?),
+                                allowed: r.try_get::<Option<i64>, _>("allowed_by").map_err(&e)?.is_some(),
+                            })
+                        })
+                        .collect()
+                }
+
+                async fn hits_start(&self, at: Millis) -> Result<i64> {
+                    let r = sqlx::query(
+                        "SELECT (SELECT MIN(id) FROM entry_hits WHERE at >= $1) AS first, \
+                                (SELECT MAX(id) FROM entry_hits) AS last",
+                    )
+                    .bind(at.0)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_err("match"))?;
+                    let first: Option<i64> = r.try_get("first").map_err(db_err("match"))?;
+                    let last: Option<i64> = r.try_get("last").map_err(db_err("match"))?;
+                    Ok(match first {
+                        Some(f) => f - 1,
+                        None => last.unwrap_or(0),
+                    })
                 }
 
                 async fn flood_candidates(
@@ -468,18 +540,24 @@ macro_rules! impl_trust {
                     since: Millis,
                     min_orgs: u32,
                     min_hits: u32,
+                    only: &[i64],
                 ) -> Result<Vec<FloodCandidate>> {
                     // Matches count from the window's start or the entry's last status change,
                     // whichever is later: a manager's reinstatement starts a fresh count.
-                    let rows = sqlx::query(
+                    let only_sql = if only.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" AND h.entry_id IN {}", id_list(only))
+                    };
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "SELECT h.entry_id, e.list_id, COUNT(DISTINCT h.org_id) AS orgs, COUNT(*) AS hits \
                          FROM entry_hits h JOIN entries e ON e.id = h.entry_id \
-                         WHERE h.at >= $1 AND h.allowed_by IS NULL AND e.status = 'active' AND e.removed_version IS NULL \
+                         WHERE h.at >= $1 AND h.allowed_by IS NULL AND e.status = 'active' AND e.removed_version IS NULL{only_sql} \
                            AND h.at > COALESCE((SELECT MAX(ev.at) FROM entry_events ev WHERE ev.entry_id = h.entry_id), 0) \
                          GROUP BY h.entry_id, e.list_id \
                          HAVING COUNT(DISTINCT h.org_id) >= $2 OR COUNT(*) >= $3 \
-                         ORDER BY h.entry_id",
-                    )
+                         ORDER BY h.entry_id"
+                    )))
                     .bind(since.0)
                     .bind(threshold(min_orgs))
                     .bind(threshold(min_hits))
@@ -596,7 +674,7 @@ macro_rules! impl_trust {
                     let mut conn = self.pool.acquire().await.map_err(db_err("connection"))?;
                     let mut tx = Self::begin_write(&mut conn).await?;
                     let open = sqlx::query(
-                        "SELECT id FROM disputes WHERE org_id = $1 AND entry_id = $2 AND status = 'open'",
+                        "SELECT id FROM disputes WHERE org_id = $1 AND entry_id = $2",
                     )
                     .bind(d.org_id)
                     .bind(d.entry_id)
@@ -604,7 +682,7 @@ macro_rules! impl_trust {
                     .await
                     .map_err(db_err("dispute"))?;
                     if open.is_some() {
-                        return Err(Error::Conflict("an open dispute of this match".into()));
+                        return Err(Error::Conflict("a dispute of this match".into()));
                     }
                     let now = self.clock.now();
                     let id: i64 = sqlx::query(
@@ -647,6 +725,9 @@ macro_rules! impl_trust {
                     let mut sql = format!("{DISPUTE_SELECT} WHERE 1 = 1");
                     if let Some(org) = f.org_id {
                         sql.push_str(&format!(" AND d.org_id = {org}"));
+                    }
+                    if let Some(entry) = f.entry_id {
+                        sql.push_str(&format!(" AND d.entry_id = {entry}"));
                     }
                     if let Some(ids) = &f.list_ids {
                         sql.push_str(&format!(" AND e.list_id IN {}", id_list(ids)));
