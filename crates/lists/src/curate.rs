@@ -194,8 +194,11 @@ pub struct FloodWatcher {
     /// The last match record read; `None` before the first tick.
     last_id: Option<i64>,
     /// (bucket number, per entry: matches and up to `min_orgs` distinct organisations).
-    buckets: std::collections::VecDeque<(i64, std::collections::HashMap<i64, (u32, Vec<i64>)>)>,
+    buckets: std::collections::VecDeque<(i64, BucketCounts)>,
 }
+
+/// Per entry id: matches in the bucket, and up to `min_orgs` distinct organisations.
+type BucketCounts = std::collections::HashMap<i64, (u32, Vec<i64>)>;
 
 /// Match records read per database round trip.
 const HITS_PAGE: u32 = 10_000;
