@@ -30,6 +30,8 @@ API=bench/out/api
 OUT=bench/out/flood
 mkdir -p "$OUT"
 DB="sqlite://$API/schoon.db"
+# Each run starts with no match records, so both servers write into tables of the same size.
+bench/.venv/bin/python -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("DELETE FROM entry_hits"); c.execute("DELETE FROM audit_log"); c.commit()' "$API/schoon.db"
 KEY=$("$BIN" keys create --org "Bench Hoster" --create-org hoster --role hoster --rate 1000000000 --db "$DB" 2>/dev/null)
 export SCHOON_KEY="$KEY"
 

@@ -34,7 +34,10 @@ impl SqliteStore {
             })
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(60));
+            .busy_timeout(std::time::Duration::from_secs(60))
+            // 64 MiB of page cache per connection (the default is 2 MiB): the audit log and
+            // the match records are appended to indexes far larger than that.
+            .pragma("cache_size", "-65536");
         let pool = SqlitePoolOptions::new()
             // An in-memory database lives in one connection.
             .max_connections(if memory { 1 } else { 8 })

@@ -53,7 +53,7 @@ pub(crate) fn hits_insert(n: usize, numbered: bool) -> String {
                 (SELECT a.id FROM entries a WHERE a.list_id = v.column7 AND a.kind = v.column8 AND a.hash = v.column9 \
                  AND a.removed_version IS NULL ORDER BY a.id LIMIT 1) \
          FROM (VALUES {values}) AS v \
-         JOIN entries e ON e.list_id = v.column10 AND e.kind = v.column11 AND e.hash = v.column12 \
+         CROSS JOIN entries e WHERE e.list_id = v.column10 AND e.kind = v.column11 AND e.hash = v.column12 \
                        AND e.removed_version IS NULL"
     )
 }
