@@ -49,7 +49,7 @@ async fn list_out(state: &AppState, info: ListInfo) -> Result<ListOut, ApiError>
 }
 
 /// Loads a list and checks `action` against its owner.
-async fn authorised_list(
+pub(crate) async fn authorised_list(
     state: &AppState,
     auth: &Auth,
     id: i64,

@@ -22,6 +22,7 @@ use crate::auth::Auth;
 use crate::check::parse_json;
 use crate::error::{ApiError, Code};
 use crate::extract::{ApiBytes, ApiPath, ApiQuery};
+use crate::lists_api::authorised_list;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -31,18 +32,6 @@ use lists::trust::*;
 use lists::{Action, ListInfo, Role};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
-
-async fn list_for(
-    state: &AppState,
-    auth: &Auth,
-    id: i64,
-    action: fn(i64) -> Action,
-) -> Result<ListInfo, ApiError> {
-    auth.require(Action::ListLists)?;
-    let info = state.store.list(id).await?;
-    auth.require(action(info.owner_org_id))?;
-    Ok(info)
-}
 
 async fn entry_on(state: &AppState, list: &ListInfo, entry: i64) -> Result<EntryInfo, ApiError> {
     let e = state.store.entry(entry).await?;
@@ -87,7 +76,7 @@ pub(crate) async fn entries(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<EntriesQuery>,
 ) -> Result<Json<Vec<EntryInfo>>, ApiError> {
-    let list = list_for(&state, &auth, id, |owner| Action::ExportList { owner }).await?;
+    let list = authorised_list(&state, &auth, id, |owner| Action::ExportList { owner }).await?;
     match (q.kind, q.value, q.status) {
         (Some(kind), Some(value), None) => Ok(Json(
             state
@@ -128,7 +117,7 @@ pub(crate) async fn entry(
     auth: Auth,
     ApiPath((id, entry)): ApiPath<(i64, i64)>,
 ) -> Result<Json<EntryDetail>, ApiError> {
-    let list = list_for(&state, &auth, id, |owner| Action::ExportList { owner }).await?;
+    let list = authorised_list(&state, &auth, id, |owner| Action::ExportList { owner }).await?;
     let entry = entry_on(&state, &list, entry).await?;
     let disputes = state
         .store
@@ -174,7 +163,7 @@ pub(crate) async fn set_status(
     ApiPath((id, entry)): ApiPath<(i64, i64)>,
     ApiBytes(body): ApiBytes,
 ) -> Result<Json<EntryEvent>, ApiError> {
-    let list = list_for(&state, &auth, id, |owner| Action::WriteList { owner }).await?;
+    let list = authorised_list(&state, &auth, id, |owner| Action::WriteList { owner }).await?;
     let req: StatusBody = parse_json(&headers, &body)?;
     need_reason(&req.reason)?;
     let entry = entry_on(&state, &list, entry).await?;
@@ -207,10 +196,10 @@ pub(crate) async fn allowlist(
     ApiPath((id, entry)): ApiPath<(i64, i64)>,
     ApiBytes(body): ApiBytes,
 ) -> Result<Json<EntryEvent>, ApiError> {
-    let list = list_for(&state, &auth, id, |owner| Action::WriteList { owner }).await?;
+    let list = authorised_list(&state, &auth, id, |owner| Action::WriteList { owner }).await?;
     let req: AllowBody = parse_json(&headers, &body)?;
     need_reason(&req.reason)?;
-    list_for(&state, &auth, req.allowlist_id, |owner| Action::WriteList {
+    authorised_list(&state, &auth, req.allowlist_id, |owner| Action::WriteList {
         owner,
     })
     .await?;
@@ -243,7 +232,7 @@ pub(crate) async fn conflicts(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<Vec<Conflict>>, ApiError> {
-    let list = list_for(&state, &auth, id, |owner| Action::ExportList { owner }).await?;
+    let list = authorised_list(&state, &auth, id, |owner| Action::ExportList { owner }).await?;
     Ok(Json(
         state
             .store
@@ -493,7 +482,7 @@ pub(crate) async fn resolve_dispute(
         ("reject", None) => Resolution::Reject,
         ("retract", None) => Resolution::Retract,
         ("allowlist", Some(a)) => {
-            list_for(&state, &auth, a, |owner| Action::WriteList { owner }).await?;
+            authorised_list(&state, &auth, a, |owner| Action::WriteList { owner }).await?;
             Resolution::Allowlist(a)
         }
         _ => {
