@@ -1,0 +1,54 @@
+//! Notice and takedown, part 1: from a reported URL to the hosting provider who can remove it.
+//!
+//! The flow, and the module for each step:
+//!
+//! 1. **Intake** ([`case`]): a [`case::NewReport`] is a URL with a category, a
+//!    [`case::Source`] and optional reporter details. Its URL is normalised ([`urls`]) and the
+//!    report joins the open case of the same URL, or opens one: the hotline assesses a URL
+//!    once, however often it is reported.
+//! 2. **Assessment** ([`case::CaseState`]): an analyst records a verdict (actionable, not
+//!    actionable, forwarded to a partner hotline abroad). Every change is an event on the
+//!    case's timeline with its actor and time; the state machine refuses moves that make no
+//!    sense, so the timeline always explains the state.
+//! 3. **Attribution** ([`attribution`]): URL → DNS (CNAME chain, A/AAAA; [`dns`]) → IP →
+//!    network (most specific RIR range) → AS and organisation → abuse contact, with every step
+//!    and its source kept as evidence. The operator's hosters register ([`register`]) wins over
+//!    the data; CDN ranges name the CDN as the party to notify.
+//!
+//! Schoon never fetches or shows the reported material: analysts assess it in their own
+//! secured environment and record the verdict here.
+//!
+//! The domain names no database and no web framework: storage is the [`store::CaseStore`]
+//! trait, which the `store` crate implements for SQLite and PostgreSQL.
+
+pub mod attribution;
+pub mod case;
+pub mod dns;
+pub mod register;
+pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod urls;
+
+// pub use case::{CaseState, Source};
+// pub use store::CaseStore;
+
+/// What can go wrong in this crate's domain operations.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input is not acceptable; the message says why.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such case, report or hoster.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The change conflicts with the current state (a refused transition, a duplicate).
+    #[error("{0}")]
+    Conflict(String),
+    /// The database failed.
+    #[error("storage: {0}")]
+    Storage(String),
+}
+
+/// This crate's results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
