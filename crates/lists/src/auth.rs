@@ -9,6 +9,18 @@
 //! | export a list's entries         | yes   | its organisation's  | no      | no     |
 //! | organisations, keys, audit log, metrics | yes | no           | no      | no     |
 //!
+//! Notice and takedown:
+//!
+//! | action                                   | admin | analyst | reporter | others |
+//! |------------------------------------------|-------|---------|----------|--------|
+//! | submit reports over the API (bulk)       | yes   | yes     | yes      | no     |
+//! | read the outcome of its own reports      | yes   | yes     | yes      | no     |
+//! | queue, cases, verdicts, attribution      | yes   | yes     | no       | no     |
+//! | hosters register, attribution data       | yes   | yes     | no       | no     |
+//!
+//! The public report form needs no key and can only create reports.
+//! A reporter key may check hashes like every key, but reads nothing else.
+//!
 //! A hoster can only ever check: no action returns entries, list names or list counts to it.
 //! Check answers name the matching list (so the hoster knows the category and version), but
 //! never the listed hash.
@@ -56,6 +68,11 @@ pub enum Action {
     },
     /// Manage organisations and keys, read the audit log and metrics.
     Administer,
+    /// Submit reports of URLs over the API.
+    SubmitReports,
+    /// Work the notice-and-takedown cases: queue, case pages, verdicts, attribution, the
+    /// hosters register.
+    WorkCases,
 }
 
 impl Principal {
@@ -67,7 +84,9 @@ impl Principal {
             (_, Check) => true,
             (Admin, _) => true,
             (Hoster, _) => false,
-            (Analyst, ListLists | ReadList { .. }) => true,
+            (Reporter, SubmitReports) => true,
+            (Reporter, _) => false,
+            (Analyst, ListLists | ReadList { .. } | SubmitReports | WorkCases) => true,
             (Analyst, _) => false,
             (ListManager, ListLists) => true,
             (
@@ -77,7 +96,7 @@ impl Principal {
                 | WriteList { owner }
                 | ExportList { owner },
             ) => owner == self.org_id,
-            (ListManager, Administer) => false,
+            (ListManager, Administer | SubmitReports | WorkCases) => false,
         }
     }
 
@@ -117,9 +136,31 @@ mod tests {
             Action::WriteList { owner: 1 },
             Action::ExportList { owner: 1 },
             Action::Administer,
+            Action::SubmitReports,
+            Action::WorkCases,
         ] {
             assert!(!h.can(a), "{a:?}");
         }
+    }
+
+    #[test]
+    fn reporters_only_submit() {
+        let r = p(Role::Reporter);
+        assert!(r.can(Action::SubmitReports));
+        assert!(r.can(Action::Check));
+        for a in [
+            Action::WorkCases,
+            Action::ListLists,
+            Action::ReadList { owner: 1 },
+            Action::ExportList { owner: 1 },
+            Action::Administer,
+        ] {
+            assert!(!r.can(a), "{a:?}");
+        }
+        assert!(p(Role::Analyst).can(Action::WorkCases));
+        assert!(p(Role::Analyst).can(Action::SubmitReports));
+        assert!(!p(Role::ListManager).can(Action::WorkCases));
+        assert!(p(Role::Admin).can(Action::WorkCases));
     }
 
     #[test]

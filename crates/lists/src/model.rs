@@ -122,15 +122,25 @@ pub enum Role {
     Admin,
     /// Manages its own organisation's lists: create, import, export.
     ListManager,
-    /// Reads list metadata and versions (not entries), checks hashes; works cases later.
+    /// Reads list metadata and versions (not entries), checks hashes; works the notice-and-
+    /// takedown queue: assesses cases, keeps the hosters register, loads attribution data.
     Analyst,
     /// May only check hashes and images. Never reads, exports or enumerates a list.
     Hoster,
+    /// A partner hotline, crawler or police service: submits reports of URLs (in bulk) and
+    /// reads what became of its own reports. Sees no case, list or register.
+    Reporter,
 }
 
 impl Role {
     /// Every role, in a stable order.
-    pub const ALL: [Role; 4] = [Role::Admin, Role::ListManager, Role::Analyst, Role::Hoster];
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::ListManager,
+        Role::Analyst,
+        Role::Hoster,
+        Role::Reporter,
+    ];
 
     /// The stored and displayed name.
     pub fn name(self) -> &'static str {
@@ -139,6 +149,7 @@ impl Role {
             Role::ListManager => "list_manager",
             Role::Analyst => "analyst",
             Role::Hoster => "hoster",
+            Role::Reporter => "reporter",
         }
     }
 }
@@ -158,7 +169,7 @@ impl FromStr for Role {
             .find(|r| r.name().eq_ignore_ascii_case(&s))
             .ok_or_else(|| {
                 crate::Error::Invalid(format!(
-                    "unknown role {s:?} (one of admin, list_manager, analyst, hoster)"
+                    "unknown role {s:?} (one of admin, list_manager, analyst, hoster, reporter)"
                 ))
             })
     }

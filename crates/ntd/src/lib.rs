@@ -24,14 +24,15 @@
 pub mod attribution;
 pub mod case;
 pub mod dns;
+pub mod engine;
 pub mod register;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod urls;
 
-// pub use case::{CaseState, Source};
-// pub use store::CaseStore;
+pub use case::{CaseState, Source};
+pub use store::CaseStore;
 
 /// What can go wrong in this crate's domain operations.
 #[derive(Debug, thiserror::Error)]

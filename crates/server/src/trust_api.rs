@@ -429,7 +429,7 @@ pub(crate) async fn disputes(
             },
             true,
         ),
-        Role::Analyst | Role::Hoster => (
+        Role::Analyst | Role::Hoster | Role::Reporter => (
             DisputeFilter {
                 org_id: Some(auth.principal.org_id),
                 ..DisputeFilter::default()

@@ -22,6 +22,7 @@
 use lists::{Clock, Store, SystemClock};
 use std::sync::Arc;
 
+mod cases;
 mod common;
 pub mod postgres;
 pub mod sqlite;
@@ -50,6 +51,38 @@ pub enum OpenError {
 /// `sqlite::memory:`, or `postgres://...`.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
     open_with_clock(url, Arc::new(SystemClock)).await
+}
+
+/// Everything a store does: the hash lists ([`lists::Store`]) and notice and takedown
+/// ([`ntd::CaseStore`]), over one connection pool.
+pub trait Backend: Store + ntd::CaseStore {}
+impl<T: Store + ntd::CaseStore> Backend for T {}
+
+/// Both sides of one store, sharing its connections.
+#[derive(Debug, Clone)]
+pub struct Stores {
+    /// The hash lists, organisations and keys.
+    pub lists: Arc<dyn Store>,
+    /// Reports, cases, the hosters register and attribution data.
+    pub cases: Arc<dyn ntd::CaseStore>,
+}
+
+/// Opens (and migrates) the store at `url` for both domains.
+pub async fn open_stores(url: &str, clock: Arc<dyn Clock>) -> Result<Stores, OpenError> {
+    fn both<T: Backend + 'static>(s: T) -> Stores {
+        let s = Arc::new(s);
+        Stores {
+            lists: Arc::clone(&s) as Arc<dyn Store>,
+            cases: s as Arc<dyn ntd::CaseStore>,
+        }
+    }
+    if url.starts_with("sqlite:") {
+        Ok(both(SqliteStore::open(url, clock).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(both(PgStore::open(url, clock).await?))
+    } else {
+        Err(OpenError::Scheme(url.to_string()))
+    }
 }
 
 /// [`open`] with a clock of the caller's choosing (tests move time by hand).
