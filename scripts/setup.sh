@@ -9,6 +9,9 @@
 #   python3-venv  the virtual environment of the peer benchmarks (bench/run.sh)
 #   postgresql    the server binaries (initdb, pg_ctl under /usr/lib/postgresql/*/bin) that the
 #                 tests start throwaway PostgreSQL servers from; no cluster is created or started
+#   chromium, chromium-driver   (--test only) headless Chromium (/usr/bin/chromium) and its
+#                 WebDriver server (/usr/bin/chromedriver) that the browser tests of the web pages
+#                 drive with fantoccini (crates/cli/tests/common/browser.rs)
 set -euo pipefail
 
 need=()
@@ -18,6 +21,10 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+if [ "${1:-}" = "--test" ]; then
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+  [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+fi
 
 if ((${#need[@]})); then
   echo "setup: installing ${need[*]} with apt" >&2

@@ -30,6 +30,15 @@ impl DbArgs {
     }
 }
 
+impl DbArgs {
+    /// Opens (and migrates) the store for both domains: lists and cases.
+    pub async fn open_stores(&self) -> Result<store::Stores> {
+        store::open_stores(&self.db, Arc::new(lists::SystemClock))
+            .await
+            .with_context(|| format!("opening the database {}", redact(&self.db)))
+    }
+}
+
 /// Runs `future` to completion on a fresh multi-threaded runtime.
 pub fn block_on<F: Future>(future: F) -> Result<F::Output> {
     let rt = tokio::runtime::Builder::new_multi_thread()

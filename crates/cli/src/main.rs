@@ -14,9 +14,11 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod admin;
 mod bench;
 mod db;
+mod demo;
 mod hash;
 mod hashlists;
 mod import;
+mod ntd_cmd;
 mod output;
 mod scan;
 mod serve;
@@ -55,6 +57,10 @@ enum Command {
     Keys(admin::KeysArgs),
     /// Hash lists: create, list, show, import, export, history.
     Lists(hashlists::ListsArgs),
+    /// Attribution data (ip2asn, RIR dumps in RPSL): load, look a host up, status.
+    Attribution(ntd_cmd::AttributionArgs),
+    /// The hosters register: hosting providers and CDNs, their prefixes and abuse addresses.
+    Hosters(ntd_cmd::HostersArgs),
 }
 
 /// 0 when everything went well, 1 when some file, row or line failed.
@@ -75,6 +81,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Orgs(args) => db::block_on(admin::orgs(args))?.map(|()| ExitCode::SUCCESS),
         Command::Keys(args) => db::block_on(admin::keys(args))?.map(|()| ExitCode::SUCCESS),
         Command::Lists(args) => db::block_on(hashlists::run(args))?.map(status),
+        Command::Attribution(args) => {
+            db::block_on(ntd_cmd::attribution(args))?.map(|()| ExitCode::SUCCESS)
+        }
+        Command::Hosters(args) => db::block_on(ntd_cmd::hosters(args))?.map(|()| ExitCode::SUCCESS),
     }
 }
 

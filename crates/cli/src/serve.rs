@@ -70,6 +70,27 @@ pub struct ServeArgs {
     log_format: String,
     #[command(flatten)]
     trust: TrustArgs,
+    #[command(flatten)]
+    ntd: NtdArgs,
+}
+
+/// Notice and takedown.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Notice and takedown")]
+pub struct NtdArgs {
+    /// DNS server for attribution, e.g. 192.0.2.53:53 (repeatable); default: the system's
+    /// resolvers from /etc/resolv.conf.
+    #[arg(long = "dns", value_name = "ADDR")]
+    dns: Vec<SocketAddr>,
+    /// How long one DNS query may take.
+    #[arg(long, default_value = "3", value_name = "SECONDS")]
+    dns_timeout: f64,
+    /// Reports one client address may file per hour through the public form (0: no limit).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    public_reports_per_hour: u32,
+    /// Mark the analysts' session cookies Secure (when served over HTTPS or behind a TLS proxy).
+    #[arg(long)]
+    secure_cookies: bool,
 }
 
 /// The flood rule and e-mail.
@@ -128,10 +149,13 @@ fn init_logging(format: &str) {
 /// Runs the service until a signal.
 pub async fn run(args: ServeArgs) -> Result<()> {
     init_logging(&args.log_format);
-    let store = args.db.open().await?;
+    let stores = args.db.open_stores().await?;
+    let store = Arc::clone(&stores.lists);
     tracing::info!(backend = store.backend(), "store open");
     let demo_key = if args.demo {
-        demo(store.as_ref(), &args.demo_images).await?
+        let key = demo(store.as_ref(), &args.demo_images).await?;
+        crate::demo::cases(&args.db.db).await?;
+        key
     } else {
         None
     };
@@ -194,9 +218,26 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             alert_to: args.trust.alert_to.clone(),
             base_url: args.trust.public_url.clone(),
         },
+        public_reports_per_hour: args.ntd.public_reports_per_hour,
+        secure_cookies: args.ntd.secure_cookies,
         ..server::Config::default()
     };
     let clock: Arc<dyn lists::Clock> = Arc::new(lists::SystemClock);
+    let resolver = ntd::dns::Resolver::new(&ntd::dns::DnsConfig {
+        servers: args.ntd.dns.clone(),
+        timeout: secs(args.ntd.dns_timeout),
+        ..ntd::dns::DnsConfig::default()
+    })
+    .context("setting up the DNS resolver (--dns)")?;
+    let engine = Arc::new(ntd::engine::Engine::new(
+        Arc::clone(&stores.cases),
+        resolver,
+        Arc::clone(&clock),
+    ));
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let attribution_task =
+        tokio::spawn(Arc::clone(&engine).run(Duration::from_secs(30), Arc::clone(&wake), stop_rx));
     let mailer = match &args.trust.smtp {
         Some(url) => {
             let cfg = mail::SmtpConfig::parse(url, &args.trust.mail_from)
@@ -231,7 +272,16 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         },
         |e| tracing::error!(error = %e, "flood rule failed; retrying"),
     ));
-    let (state, audit_writer) = server::AppState::new(Arc::clone(&store), live, config);
+    let (state, audit_writer) = server::AppState::new(
+        Arc::clone(&store),
+        server::NtdParts {
+            cases: Arc::clone(&stores.cases),
+            engine,
+            wake,
+        },
+        live,
+        config,
+    );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -252,6 +302,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .context("serving")?;
     follower.abort();
     flood_task.abort();
+    let _ = stop_tx.send(true);
+    attribution_task.abort();
     if let Some(t) = outbox_task {
         t.abort();
     }

@@ -43,6 +43,34 @@ pub trait Clock: Send + Sync + fmt::Debug {
     fn now(&self) -> Millis;
 }
 
+/// A clock that stands still until it is set or moved: for tests, and for writing history
+/// with its real dates (demo data, imports of old cases).
+#[derive(Debug, Default)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    /// A clock showing `at`.
+    pub fn new(at: Millis) -> ManualClock {
+        ManualClock(std::sync::atomic::AtomicI64::new(at.0))
+    }
+
+    /// Shows `at` from now on.
+    pub fn set(&self, at: Millis) {
+        self.0.store(at.0, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Moves the clock forward by `ms` milliseconds.
+    pub fn advance(&self, ms: i64) {
+        self.0.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Millis {
+        Millis(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
 /// The system clock.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;

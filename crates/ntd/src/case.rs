@@ -322,7 +322,7 @@ pub fn validate(reports: Vec<NewReport>, categories: &[String]) -> (Vec<Intake>,
         let checked = report
             .check_fields()
             .and_then(|()| {
-                if categories.iter().any(|c| *c == report.category) {
+                if categories.contains(&report.category) {
                     Ok(())
                 } else {
                     Err(crate::Error::Invalid(format!(
@@ -333,7 +333,8 @@ pub fn validate(reports: Vec<NewReport>, categories: &[String]) -> (Vec<Intake>,
                 }
             })
             .and_then(|()| {
-                crate::urls::normalise(&report.url).map_err(|e| crate::Error::Invalid(e.to_string()))
+                crate::urls::normalise(&report.url)
+                    .map_err(|e| crate::Error::Invalid(e.to_string()))
             });
         match checked {
             Ok(url) => ok.push(Intake {
@@ -529,7 +530,9 @@ impl Action {
             if s.trim().is_empty() {
                 Err(crate::Error::Invalid(format!("{what} must not be empty")))
             } else if s.len() > MAX_TEXT {
-                Err(crate::Error::Invalid(format!("{what} is over {MAX_TEXT} bytes")))
+                Err(crate::Error::Invalid(format!(
+                    "{what} is over {MAX_TEXT} bytes"
+                )))
             } else {
                 Ok(())
             }
@@ -633,7 +636,10 @@ mod tests {
         assert_eq!(reached.len(), CaseState::ALL.len());
         // Open states are exactly the ones that can still lead to a removal.
         for s in CaseState::ALL {
-            assert_eq!(s.is_open(), matches!(s, New | Assessing | Actionable | Notified));
+            assert_eq!(
+                s.is_open(),
+                matches!(s, New | Assessing | Actionable | Notified)
+            );
         }
     }
 
@@ -675,7 +681,10 @@ mod tests {
         assert_eq!(ok.iter().map(|i| i.index).collect::<Vec<_>>(), vec![0, 4]);
         assert_eq!(ok[0].url, ok[1].url);
         assert_ne!(ok[0].reference, ok[1].reference);
-        assert_eq!(bad.iter().map(|o| o.index).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(
+            bad.iter().map(|o| o.index).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
         assert!(bad[0].error.as_deref().unwrap().contains("ftp"));
         assert!(bad[1].error.as_deref().unwrap().contains("spam"));
         assert!(bad[2].error.as_deref().unwrap().contains("text"));
@@ -692,7 +701,11 @@ mod tests {
 
     #[test]
     fn actions_check_their_fields() {
-        assert!(Action::NotActionable { reason: " ".into() }.check().is_err());
+        assert!(
+            Action::NotActionable { reason: " ".into() }
+                .check()
+                .is_err()
+        );
         assert!(
             Action::Forward {
                 partner: "".into(),
@@ -709,7 +722,8 @@ mod tests {
             .target(),
             Some(CaseState::Forwarded)
         );
-        let a: Action = serde_json::from_str(r#"{"action":"not_actionable","reason":"adult"}"#).unwrap();
+        let a: Action =
+            serde_json::from_str(r#"{"action":"not_actionable","reason":"adult"}"#).unwrap();
         assert_eq!(a.reason(), Some("adult"));
         assert!(serde_json::from_str::<Action>(r#"{"action":"explode"}"#).is_err());
     }

@@ -105,9 +105,14 @@ impl Engine {
         Ok(pending.len())
     }
 
-    /// Runs rounds until `stop` turns true: straight on while there is work, else every
-    /// `idle`.
-    pub async fn run(self: Arc<Self>, idle: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    /// Runs rounds until `stop` turns true: straight on while there is work, else when
+    /// `wake` is notified (new reports) or every `idle`.
+    pub async fn run(
+        self: Arc<Self>,
+        idle: Duration,
+        wake: Arc<tokio::sync::Notify>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
         loop {
             let worked = match self.run_once().await {
                 Ok(n) => n,
@@ -122,6 +127,7 @@ impl Engine {
             if worked == 0 {
                 tokio::select! {
                     _ = tokio::time::sleep(idle) => {}
+                    _ = wake.notified() => {}
                     _ = stop.changed() => return,
                 }
             }

@@ -168,7 +168,9 @@ pub fn is_mailbox(s: &str) -> bool {
                 && domain.contains('.')
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
-                && !s.chars().any(|c| c.is_whitespace() || c == ',' || c == '<' || c == '>')
+                && !s
+                    .chars()
+                    .any(|c| c.is_whitespace() || c == ',' || c == '<' || c == '>')
         }
         _ => false,
     }
@@ -217,7 +219,7 @@ impl Prefix {
         }
     }
 
-    fn from_bits(self, v: u128) -> IpAddr {
+    fn addr_from_bits(self, v: u128) -> IpAddr {
         match self.addr {
             IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::from(v as u32)),
             IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::from(v)),
@@ -237,13 +239,13 @@ impl Prefix {
     /// The first address.
     pub fn first(self) -> IpAddr {
         let (v, _) = self.bits();
-        self.from_bits(v & !self.host_mask())
+        self.addr_from_bits(v & !self.host_mask())
     }
 
     /// The last address.
     pub fn last(self) -> IpAddr {
         let (v, _) = self.bits();
-        self.from_bits((v & !self.host_mask()) | self.host_mask())
+        self.addr_from_bits((v & !self.host_mask()) | self.host_mask())
     }
 }
 
@@ -263,9 +265,15 @@ mod tests {
         assert_eq!(p.first().to_string(), "192.0.2.0");
         assert_eq!(p.last().to_string(), "192.0.2.127");
         let p = Prefix::parse("2001:db8::/32").unwrap();
-        assert_eq!(p.last().to_string(), "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff");
+        assert_eq!(
+            p.last().to_string(),
+            "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"
+        );
         assert_eq!(Prefix::parse("198.51.100.7").unwrap().len, 32);
-        assert_eq!(Prefix::parse("0.0.0.0/0").unwrap().last().to_string(), "255.255.255.255");
+        assert_eq!(
+            Prefix::parse("0.0.0.0/0").unwrap().last().to_string(),
+            "255.255.255.255"
+        );
         assert!(Prefix::parse("192.0.2.7/24").is_err());
         assert!(Prefix::parse("192.0.2.0/33").is_err());
         assert!(Prefix::parse("hoster").is_err());

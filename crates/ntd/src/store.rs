@@ -85,6 +85,9 @@ pub trait CaseStore: Send + Sync + std::fmt::Debug {
     /// All attribution data, to build an [`crate::attribution::Attributor`].
     async fn attribution_data(&self) -> Result<StoredData>;
 
+    /// What was loaded when.
+    async fn attribution_sources(&self) -> Result<Vec<DataSource>>;
+
     /// A number that changes whenever the attribution data or the register changes.
     async fn attribution_version(&self) -> Result<i64>;
 }

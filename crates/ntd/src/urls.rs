@@ -179,10 +179,16 @@ mod tests {
             assert_eq!(n(s), want, "{s}");
         }
         assert_eq!(n("https://example.com:443"), "https://example.com/");
-        assert_eq!(n("https://example.com:8443/x"), "https://example.com:8443/x");
+        assert_eq!(
+            n("https://example.com:8443/x"),
+            "https://example.com:8443/x"
+        );
         assert_eq!(n("example.com:8080/x"), "http://example.com:8080/x");
         // The path's case and the query's order are the server's business.
-        assert_eq!(n("http://example.com/A?b=2&a=1"), "http://example.com/A?b=2&a=1");
+        assert_eq!(
+            n("http://example.com/A?b=2&a=1"),
+            "http://example.com/A?b=2&a=1"
+        );
         assert_ne!(n("http://example.com/a"), n("https://example.com/a"));
     }
 
@@ -198,14 +204,37 @@ mod tests {
     fn bad_input_is_refused_with_a_reason() {
         assert_eq!(normalise("  "), Err(UrlError::Empty));
         assert!(matches!(normalise("ftp://example.com/x"), Err(UrlError::Scheme(s)) if s == "ftp"));
-        assert!(matches!(normalise("javascript:alert(1)"), Err(UrlError::Scheme(_))));
-        assert!(matches!(normalise("mailto:a@example.com"), Err(UrlError::Scheme(_))));
-        assert!(matches!(normalise("http://192.0.2.7/x"), Err(UrlError::IpLiteral(ip)) if ip == "192.0.2.7"));
-        assert!(matches!(normalise("http://[2001:db8::1]/x"), Err(UrlError::IpLiteral(_))));
-        assert!(matches!(normalise("http://3221225991/"), Err(UrlError::IpLiteral(_))));
-        assert!(matches!(normalise("http://localhost/x"), Err(UrlError::Host(_))));
-        assert!(matches!(normalise("http://intranet/x"), Err(UrlError::Host(_))));
-        assert!(matches!(normalise("http://exa mple.com/"), Err(UrlError::Invalid(_))));
+        assert!(matches!(
+            normalise("javascript:alert(1)"),
+            Err(UrlError::Scheme(_))
+        ));
+        assert!(matches!(
+            normalise("mailto:a@example.com"),
+            Err(UrlError::Scheme(_))
+        ));
+        assert!(
+            matches!(normalise("http://192.0.2.7/x"), Err(UrlError::IpLiteral(ip)) if ip == "192.0.2.7")
+        );
+        assert!(matches!(
+            normalise("http://[2001:db8::1]/x"),
+            Err(UrlError::IpLiteral(_))
+        ));
+        assert!(matches!(
+            normalise("http://3221225991/"),
+            Err(UrlError::IpLiteral(_))
+        ));
+        assert!(matches!(
+            normalise("http://localhost/x"),
+            Err(UrlError::Host(_))
+        ));
+        assert!(matches!(
+            normalise("http://intranet/x"),
+            Err(UrlError::Host(_))
+        ));
+        assert!(matches!(
+            normalise("http://exa mple.com/"),
+            Err(UrlError::Invalid(_))
+        ));
         assert!(matches!(normalise("http://"), Err(UrlError::Invalid(_))));
         let long = format!("http://example.com/{}", "a".repeat(MAX_URL_LEN));
         assert!(matches!(normalise(&long), Err(UrlError::TooLong { .. })));

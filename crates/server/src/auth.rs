@@ -50,7 +50,11 @@ impl KeyCache {
             .remove(id);
     }
 
-    async fn get(&self, store: &dyn Store, id: &str) -> Result<Option<ApiKey>, ApiError> {
+    pub(crate) async fn get(
+        &self,
+        store: &dyn Store,
+        id: &str,
+    ) -> Result<Option<ApiKey>, ApiError> {
         if let Some((at, key)) = self
             .entries
             .read()

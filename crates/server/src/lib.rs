@@ -37,8 +37,10 @@ mod control;
 pub mod error;
 mod extract;
 mod lists_api;
+mod ntd_api;
 pub mod openapi;
 pub mod outbox;
+pub mod pages;
 mod trust_api;
 
 use error::ApiError;
@@ -68,6 +70,10 @@ pub struct Config {
     pub flood: lists::curate::FloodRule,
     /// Where alerts go, and the public base URL for links in e-mails.
     pub notify: lists::curate::Notify,
+    /// Reports one client address may file through the public form per hour.
+    pub public_reports_per_hour: u32,
+    /// Mark session cookies `Secure` (serve over HTTPS, or behind a TLS proxy).
+    pub secure_cookies: bool,
 }
 
 impl Default for Config {
@@ -84,8 +90,21 @@ impl Default for Config {
             metrics_public: false,
             flood: lists::curate::FloodRule::default(),
             notify: lists::curate::Notify::default(),
+            public_reports_per_hour: 20,
+            secure_cookies: false,
         }
     }
+}
+
+/// The notice-and-takedown side of the state.
+#[derive(Debug, Clone)]
+pub struct NtdParts {
+    /// The case store (the same database as the lists).
+    pub cases: Arc<dyn ntd::CaseStore>,
+    /// Attribution.
+    pub engine: Arc<ntd::engine::Engine>,
+    /// Wakes the attribution worker.
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 /// Shared by every handler.
@@ -111,6 +130,14 @@ pub struct Inner {
     pub metrics: PrometheusHandle,
     /// Images decoded at once, at most (decoding is memory- and CPU-heavy).
     pub image_permits: Semaphore,
+    /// Reports, cases, the hosters register, attribution data.
+    pub cases: Arc<dyn ntd::CaseStore>,
+    /// Attribution (the worker and on-demand lookups).
+    pub engine: Arc<ntd::engine::Engine>,
+    /// Woken when new cases wait for attribution.
+    pub attribution_wake: Arc<tokio::sync::Notify>,
+    /// Per-client limits of the public report form.
+    pub public_limits: pages::PublicLimits,
 }
 
 impl std::ops::Deref for AppState {
@@ -145,6 +172,7 @@ impl AppState {
     /// Wires the state; starts the audit writer on the current runtime.
     pub fn new(
         store: Arc<dyn Store>,
+        ntd: NtdParts,
         live: Arc<LiveIndex>,
         config: Config,
     ) -> (AppState, audit::AuditWriter) {
@@ -158,6 +186,10 @@ impl AppState {
             audit: sink,
             metrics: metrics_handle(),
             image_permits: Semaphore::new(permits),
+            cases: ntd.cases,
+            engine: ntd.engine,
+            attribution_wake: ntd.wake,
+            public_limits: pages::PublicLimits::new(config.public_reports_per_hour),
             config,
         }));
         (state, writer)
@@ -247,6 +279,24 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/disputes/{id}/resolve", post(trust_api::resolve_dispute))
         .route("/retractions", get(trust_api::retractions))
+        .route(
+            "/reports",
+            post(ntd_api::submit).layer(DefaultBodyLimit::max(16 << 20)),
+        )
+        .route("/reports/{reference}", get(ntd_api::report_status))
+        .route("/cases", get(ntd_api::list_cases))
+        .route("/cases/{id}", get(ntd_api::get_case))
+        .route("/cases/{id}/actions", post(ntd_api::act))
+        .route("/cases/{id}/attribute", post(ntd_api::attribute))
+        .route(
+            "/hosters",
+            get(ntd_api::list_hosters).post(ntd_api::create_hoster),
+        )
+        .route(
+            "/hosters/{id}",
+            get(ntd_api::get_hoster).put(ntd_api::update_hoster),
+        )
+        .route("/attribution", get(ntd_api::attribution))
         .route("/outbox", get(control::outbox))
         .route("/orgs/{id}", axum::routing::patch(control::update_org))
         .route("/orgs", get(control::list_orgs).post(control::create_org))
@@ -263,6 +313,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(control::healthz))
         .route("/metrics", get(control::metrics))
         .route("/openapi.json", get(openapi::serve))
+        .merge(pages::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json") })
         .layer(middleware::from_fn(track))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
@@ -295,9 +346,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Publishes the index's size as gauges.

@@ -40,7 +40,10 @@ fn flip(hex: &str, bits: usize) -> String {
 async fn world(config: Config) -> World {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let store = store::open(&url).await.unwrap();
+    let stores = store::open_stores(&url, Arc::new(lists::SystemClock))
+        .await
+        .unwrap();
+    let store = Arc::clone(&stores.lists);
     let police = store.create_org("Police", OrgKind::Police).await.unwrap();
     let hotline = store.create_org("Hotline", OrgKind::Hotline).await.unwrap();
     let hoster = store.create_org("Hoster", OrgKind::Hoster).await.unwrap();
@@ -105,7 +108,21 @@ async fn world(config: Config) -> World {
         .await
         .unwrap();
     let live = Arc::new(LiveIndex::load(store.as_ref(), |_| {}).await.unwrap());
-    let (state, _writer) = AppState::new(Arc::clone(&store), live, config);
+    let engine = Arc::new(ntd::engine::Engine::new(
+        Arc::clone(&stores.cases),
+        ntd::dns::Resolver::new(&ntd::dns::DnsConfig::default()).unwrap(),
+        Arc::new(lists::SystemClock),
+    ));
+    let (state, _writer) = AppState::new(
+        Arc::clone(&store),
+        server::NtdParts {
+            cases: Arc::clone(&stores.cases),
+            engine,
+            wake: Arc::new(tokio::sync::Notify::new()),
+        },
+        live,
+        config,
+    );
     World {
         _dir: dir,
         app: server::router(state.clone()),

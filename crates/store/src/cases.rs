@@ -5,8 +5,8 @@
 //! A new case is inserted with `ON CONFLICT DO NOTHING` and, when another transaction won,
 //! read back, so two replicas taking reports of one URL at once still make one case.
 
-use ntd::case::{Case, CaseState, Event, Report, Source};
-use ntd::{Error, Result};
+pub(crate) use ntd::case::{Case, CaseState, Event, Report, Source};
+pub(crate) use ntd::{Error, Result};
 
 /// The columns [`case_row`] reads.
 pub(crate) const CASE_COLS: &str = "id, url, host, category, state, opened_at, updated_at, reports, sources, \
@@ -95,7 +95,10 @@ pub(crate) fn case_where(f: &ntd::case::CaseFilter) -> (String, Vec<Bind>) {
         clauses.push(format!("hoster_id = ${}", binds.len()));
     }
     if let Some(u) = &f.url_contains {
-        let escaped = u.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = u
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         binds.push(Bind::Text(format!("%{escaped}%")));
         clauses.push(format!("url LIKE ${} ESCAPE '\\'", binds.len()));
     }
@@ -767,6 +770,11 @@ macro_rules! impl_ntd {
                     let asn_ranges: Vec<AsnRange> = chunks(&self.pool, "ip2asn").await?;
                     let networks: Vec<Network> = chunks(&self.pool, "rpsl_networks").await?;
                     let autnums: Vec<AutNum> = chunks(&self.pool, "rpsl_autnums").await?;
+                    let sources = self.attribution_sources().await?;
+                    Ok(StoredData { asn_ranges, rpsl: RpslData { networks, autnums }, sources })
+                }
+
+                async fn attribution_sources(&self) -> Result<Vec<DataSource>> {
                     let rows = sqlx::query("SELECT kind, files, loaded_at, loaded_by, records, sha256 FROM attr_sources ORDER BY kind")
                         .fetch_all(&self.pool)
                         .await
@@ -783,7 +791,7 @@ macro_rules! impl_ntd {
                             sha256: r.try_get("sha256").map_err(&e)?,
                         });
                     }
-                    Ok(StoredData { asn_ranges, rpsl: RpslData { networks, autnums }, sources })
+                    Ok(sources)
                 }
 
                 async fn attribution_version(&self) -> Result<i64> {

@@ -112,4 +112,9 @@ impl PgStore {
 
 crate::common::impl_store!(PgStore, sqlx::Postgres, sqlx::postgres::PgRow, "postgres");
 crate::trust::impl_trust!(PgStore, sqlx::Postgres, sqlx::postgres::PgRow);
-crate::cases::impl_ntd!(PgStore, sqlx::Postgres, sqlx::postgres::PgRow, " FOR UPDATE");
+crate::cases::impl_ntd!(
+    PgStore,
+    sqlx::Postgres,
+    sqlx::postgres::PgRow,
+    " FOR UPDATE"
+);

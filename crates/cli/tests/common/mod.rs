@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end tests (each test binary uses some of them).
 #![allow(dead_code)]
 
+pub mod browser;
+
 use lists::keys::NewKey;
 use lists::{ApiKey, Millis, Role, Store};
 use serde_json::Value;

@@ -170,7 +170,9 @@ impl Attributor {
             for p in &h.prefixes {
                 match Prefix::parse(p) {
                     Ok(prefix) => prefixes.push((prefix.first(), prefix.last(), (i, p.clone()))),
-                    Err(e) => tracing::warn!(hoster = h.id, error = %e, "skipping a register prefix"),
+                    Err(e) => {
+                        tracing::warn!(hoster = h.id, error = %e, "skipping a register prefix")
+                    }
                 }
             }
             for asn in &h.asns {

@@ -1,0 +1,434 @@
+//! Demo data for notice and takedown (`schoon serve --demo`): a dozen fictitious hosters and a
+//! CDN in the documentation address ranges, attribution data for them, and a few hundred cases
+//! spread over the past year in every state issue-6's flow reaches. All names are `.example`,
+//! all addresses documentation ranges: nothing here points at a real site.
+//!
+//! The cases are written through the ordinary store calls, with a clock set to each event's
+//! time, so their timelines look like a year of work.
+
+use anyhow::Result;
+use lists::{Clock, ManualClock, Millis};
+use ntd::attribution::rpsl::{AutNum, Network, RpslData};
+use ntd::attribution::{Attributor, DataSource, StoredData, ip2asn::AsnRange};
+use ntd::case::{Action, NewReport, Source, Submitter};
+use ntd::dns::Resolution;
+use ntd::register::HosterFields;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+/// A demo hoster: name, domain, AS, its /28 (or wider) in 192.0.2.0/24 or 198.51.100.0/24,
+/// country, code-of-conduct member, registered.
+struct Demo {
+    name: &'static str,
+    domain: &'static str,
+    asn: u32,
+    net: [u8; 4],
+    len: u8,
+    country: &'static str,
+    coc: bool,
+    registered: bool,
+}
+
+const HOSTERS: &[Demo] = &[
+    Demo {
+        name: "Polderhost B.V.",
+        domain: "polderhost",
+        asn: 64496,
+        net: [192, 0, 2, 0],
+        len: 28,
+        country: "NL",
+        coc: true,
+        registered: true,
+    },
+    Demo {
+        name: "Dijkserver",
+        domain: "dijkserver",
+        asn: 64497,
+        net: [192, 0, 2, 16],
+        len: 28,
+        country: "NL",
+        coc: true,
+        registered: true,
+    },
+    Demo {
+        name: "Grachten Cloud",
+        domain: "grachtencloud",
+        asn: 64498,
+        net: [192, 0, 2, 32],
+        len: 28,
+        country: "NL",
+        coc: true,
+        registered: true,
+    },
+    Demo {
+        name: "Molen Hosting",
+        domain: "molenhosting",
+        asn: 64499,
+        net: [192, 0, 2, 48],
+        len: 28,
+        country: "NL",
+        coc: false,
+        registered: true,
+    },
+    Demo {
+        name: "Tulp Datacenter",
+        domain: "tulpdc",
+        asn: 64500,
+        net: [192, 0, 2, 64],
+        len: 28,
+        country: "NL",
+        coc: true,
+        registered: true,
+    },
+    Demo {
+        name: "Klompen VPS",
+        domain: "klompenvps",
+        asn: 64501,
+        net: [192, 0, 2, 80],
+        len: 28,
+        country: "NL",
+        coc: false,
+        registered: true,
+    },
+    Demo {
+        name: "Delta Colo",
+        domain: "deltacolo",
+        asn: 64502,
+        net: [192, 0, 2, 96],
+        len: 28,
+        country: "NL",
+        coc: true,
+        registered: true,
+    },
+    Demo {
+        name: "Waddenweb",
+        domain: "waddenweb",
+        asn: 64503,
+        net: [192, 0, 2, 112],
+        len: 28,
+        country: "NL",
+        coc: true,
+        registered: true,
+    },
+    Demo {
+        name: "Rijnland Servers",
+        domain: "rijnland",
+        asn: 64504,
+        net: [192, 0, 2, 128],
+        len: 28,
+        country: "NL",
+        coc: false,
+        registered: true,
+    },
+    Demo {
+        name: "Hanse Hosting GmbH",
+        domain: "hansehosting",
+        asn: 64505,
+        net: [198, 51, 100, 0],
+        len: 26,
+        country: "DE",
+        coc: false,
+        registered: true,
+    },
+    Demo {
+        name: "Bulletproof Offshore Ltd",
+        domain: "offshore",
+        asn: 64506,
+        net: [198, 51, 100, 64],
+        len: 26,
+        country: "SC",
+        coc: false,
+        registered: false,
+    },
+    Demo {
+        name: "Prairie Hosting Inc.",
+        domain: "prairiehost",
+        asn: 64507,
+        net: [198, 51, 100, 128],
+        len: 26,
+        country: "US",
+        coc: false,
+        registered: false,
+    },
+];
+
+/// The demo CDN fronts sites of several hosters.
+const CDN: (&str, u32, [u8; 4], u8) = ("FastEdge CDN", 64510, [203, 0, 113, 0], 25);
+
+fn range(net: [u8; 4], len: u8) -> (IpAddr, IpAddr) {
+    let first = u32::from(Ipv4Addr::from(net));
+    let last = first | (u32::MAX >> len);
+    (
+        IpAddr::V4(Ipv4Addr::from(first)),
+        IpAddr::V4(Ipv4Addr::from(last)),
+    )
+}
+
+/// A small deterministic generator (the demo looks the same every time).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// Sets up the demo cases (once per database: skipped when the register has entries).
+pub async fn cases(db_url: &str) -> Result<()> {
+    let clock = Arc::new(ManualClock::new(Millis::now()));
+    let stores = store::open_stores(db_url, Arc::clone(&clock) as Arc<dyn Clock>).await?;
+    let cases = stores.cases;
+    if !cases.hosters().await?.is_empty() {
+        return Ok(());
+    }
+    let now = Millis::now().0;
+    let year = 365 * 24 * 3600 * 1000_i64;
+    clock.set(Millis(now - year - 86_400_000));
+
+    // The register.
+    for d in HOSTERS.iter().filter(|d| d.registered) {
+        let (first, _) = range(d.net, d.len);
+        cases
+            .create_hoster(
+                &HosterFields {
+                    name: d.name.into(),
+                    asns: vec![d.asn],
+                    prefixes: vec![format!("{first}/{}", d.len)],
+                    abuse: vec![format!("abuse@{}.example", d.domain)],
+                    coc_member: d.coc,
+                    country: Some(d.country.into()),
+                    ..HosterFields::default()
+                }
+                .check()?,
+                "demo",
+            )
+            .await?;
+    }
+    let (cdn_first, _) = range(CDN.2, CDN.3);
+    cases
+        .create_hoster(
+            &HosterFields {
+                name: CDN.0.into(),
+                asns: vec![CDN.1],
+                prefixes: vec![format!("{cdn_first}/{}", CDN.3)],
+                abuse: vec!["abuse@fastedge-cdn.example".into()],
+                cdn: true,
+                coc_member: true,
+                country: Some("NL".into()),
+                notes: Some("Reverse proxy: forwards notices to the origin hoster".into()),
+                ..HosterFields::default()
+            }
+            .check()?,
+            "demo",
+        )
+        .await?;
+
+    // Attribution data: ip2asn for every network, RPSL for the ones outside the register.
+    let mut asn_rows = Vec::new();
+    let mut networks = Vec::new();
+    let mut autnums = Vec::new();
+    for d in HOSTERS {
+        let (first, last) = range(d.net, d.len);
+        asn_rows.push(AsnRange {
+            first,
+            last,
+            asn: d.asn,
+            country: Some(d.country.into()),
+            description: format!("{} {}", d.domain.to_uppercase(), d.name),
+        });
+        networks.push(Network {
+            first,
+            last,
+            netname: Some(format!("{}-NET", d.domain.to_uppercase())),
+            country: Some(d.country.into()),
+            org: Some(format!("ORG-{}1-DEMO", d.domain[..3].to_uppercase())),
+            org_name: Some(d.name.into()),
+            abuse_mailbox: Some(format!("abuse@{}.example", d.domain)),
+            source: format!("DEMO inetnum {first} - {last}"),
+        });
+        autnums.push(AutNum {
+            asn: d.asn,
+            as_name: Some(d.domain.to_uppercase()),
+            org: None,
+            org_name: Some(d.name.into()),
+            abuse_mailbox: Some(format!("abuse@{}.example", d.domain)),
+            source: format!("DEMO aut-num AS{}", d.asn),
+        });
+    }
+    let (cf, cl) = range(CDN.2, CDN.3);
+    asn_rows.push(AsnRange {
+        first: cf,
+        last: cl,
+        asn: CDN.1,
+        country: Some("NL".into()),
+        description: "FASTEDGE FastEdge CDN".into(),
+    });
+    let src = |kind: &str, n: usize| DataSource {
+        kind: kind.into(),
+        files: "demo data (schoon serve --demo)".into(),
+        loaded_at: Millis(now),
+        loaded_by: "demo".into(),
+        records: n as i64,
+        sha256: "0".repeat(64),
+    };
+    cases
+        .replace_asn_ranges(&asn_rows, &src("ip2asn", asn_rows.len()))
+        .await?;
+    let rpsl = RpslData { networks, autnums };
+    cases
+        .replace_rpsl(
+            &rpsl,
+            &src("rpsl", rpsl.networks.len() + rpsl.autnums.len()),
+        )
+        .await?;
+    let attributor = Attributor::new(
+        StoredData {
+            asn_ranges: asn_rows,
+            rpsl,
+            sources: Vec::new(),
+        },
+        cases.hosters().await?,
+    )?;
+
+    // Cases over the past year.
+    let mut rng = Lcg(20_261_123);
+    let categories = ["csam", "csam", "csam", "csam", "terrorism", "ncii", "other"];
+    let partners = ["NCMEC (US)", "eco (DE)", "IWF (UK)", "Cybertip.ca (CA)"];
+    let n_cases = 320;
+    for i in 0..n_cases {
+        // Older cases first; a few a day.
+        let t = now - year + (year / n_cases) * i + rng.below(3_600_000) as i64;
+        clock.set(Millis(t));
+        let h = &HOSTERS[rng.below(HOSTERS.len() as u64) as usize];
+        let behind_cdn = rng.below(8) == 0;
+        let host = format!(
+            "{}{}.{}.example",
+            ["shop", "img", "files", "blog", "cdn", "www"][rng.below(6) as usize],
+            rng.below(40),
+            h.domain
+        );
+        let url = format!(
+            "http://{host}/{}/{}",
+            ["gallery", "u", "p", "media"][rng.below(4) as usize],
+            rng.below(100_000)
+        );
+        let source = Source::ALL[[0, 0, 0, 1, 1, 2, 4][rng.below(7) as usize]];
+        let category = categories[rng.below(categories.len() as u64) as usize];
+        let report = |source: Source| NewReport {
+            url: url.clone(),
+            category: category.into(),
+            source,
+            contact: None,
+            text: (source == Source::Public)
+                .then(|| "Seen on a forum; looks like abuse material.".into()),
+            external_ref: (source == Source::Partner).then(|| format!("INH-{}", 100_000 + i)),
+        };
+        let by = Submitter {
+            actor: if source == Source::Public {
+                "public".into()
+            } else {
+                "demo-partner".into()
+            },
+            org_id: None,
+        };
+        let known: Vec<String> = categories.iter().map(|c| c.to_string()).collect();
+        let (ok, _) = ntd::case::validate(vec![report(source)], &known);
+        let out = cases.submit(&by, ok).await?;
+        let Some(case_id) = out.first().and_then(|o| o.case_id) else {
+            continue;
+        };
+        // Some URLs are reported again, by others.
+        if rng.below(5) == 0 {
+            clock.advance(rng.below(6 * 3_600_000) as i64);
+            let (ok, _) = ntd::case::validate(vec![report(Source::Partner)], &known);
+            cases
+                .submit(
+                    &Submitter {
+                        actor: "demo-partner".into(),
+                        org_id: None,
+                    },
+                    ok,
+                )
+                .await?;
+        }
+        // Attribution, a minute later.
+        clock.advance(60_000);
+        let (first, _) = if behind_cdn {
+            range(CDN.2, CDN.3)
+        } else {
+            range(h.net, h.len)
+        };
+        let IpAddr::V4(f) = first else {
+            unreachable!("demo ranges are IPv4")
+        };
+        let ip = IpAddr::V4(Ipv4Addr::from(u32::from(f) + 1 + rng.below(12) as u32));
+        let answer = Ok(Resolution {
+            host: host.clone(),
+            cnames: if behind_cdn {
+                vec![format!("{}.edge.fastedge-cdn.example", h.domain)]
+            } else {
+                Vec::new()
+            },
+            addrs: vec![ip],
+        });
+        let a = attributor.attribute(&host, &answer, clock.now());
+        // Claim it so the worker does not redo it, then store.
+        cases.save_attribution(case_id, &a).await?;
+        // The analyst's work: recent cases are still in the queue.
+        let age_days = (now - t) / 86_400_000;
+        if age_days < 4 && rng.below(3) > 0 {
+            continue;
+        }
+        clock.advance(rng.below(20 * 3_600_000) as i64 + 600_000);
+        cases.act(case_id, "demo-analyst", &Action::Assess).await?;
+        if age_days < 2 {
+            continue;
+        }
+        clock.advance(rng.below(40 * 60_000) as i64 + 120_000);
+        let roll = rng.below(10);
+        let foreign = !matches!(h.country, "NL") && !behind_cdn;
+        let verdict = if foreign && roll < 7 {
+            Action::Forward {
+                partner: partners[rng.below(partners.len() as u64) as usize].into(),
+                reason: Some(format!("hosted in {}", h.country)),
+            }
+        } else if roll < 7 {
+            Action::Actionable { reason: None }
+        } else {
+            Action::NotActionable {
+                reason: [
+                    "adult content, no indication of minors",
+                    "page gone before assessment",
+                    "legal content",
+                ][rng.below(3) as usize]
+                    .into(),
+            }
+        };
+        let closes = !matches!(verdict, Action::Actionable { .. }) && age_days > 30;
+        cases.act(case_id, "demo-analyst", &verdict).await?;
+        if closes {
+            clock.advance(86_400_000 * 7);
+            cases
+                .act(
+                    case_id,
+                    "demo-analyst",
+                    &Action::Close {
+                        reason: Some("archived".into()),
+                    },
+                )
+                .await?;
+        }
+    }
+    tracing::info!(
+        cases = n_cases,
+        hosters = HOSTERS.len() + 1,
+        "demo cases created"
+    );
+    Ok(())
+}
