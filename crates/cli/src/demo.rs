@@ -179,6 +179,32 @@ impl Lcg {
     }
 }
 
+/// A fresh analyst key of the demo hotline (printed by `schoon serve --demo`).
+pub async fn analyst_key(store: &dyn lists::Store) -> Result<String> {
+    let org = match store.org_by_name("Demo Hotline").await {
+        Ok(o) => o,
+        Err(_) => {
+            store
+                .create_org("Demo Hotline", lists::OrgKind::Hotline)
+                .await?
+        }
+    };
+    let new = lists::keys::NewKey::generate()?;
+    store
+        .insert_key(&lists::ApiKey {
+            id: new.id.clone(),
+            org_id: org.id,
+            role: lists::Role::Analyst,
+            name: "demo analyst key".into(),
+            secret_sha256: new.secret_sha256,
+            rate_per_sec: None,
+            created_at: Millis::now(),
+            revoked_at: None,
+        })
+        .await?;
+    Ok(new.token().to_string())
+}
+
 /// Sets up the demo cases (once per database: skipped when the register has entries).
 pub async fn cases(db_url: &str) -> Result<()> {
     let clock = Arc::new(ManualClock::new(Millis::now()));

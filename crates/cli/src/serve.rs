@@ -155,7 +155,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let demo_key = if args.demo {
         let key = demo(store.as_ref(), &args.demo_images).await?;
         crate::demo::cases(&args.db.db).await?;
-        key
+        let analyst = crate::demo::analyst_key(store.as_ref()).await?;
+        key.map(|k| (k, analyst))
     } else {
         None
     };
@@ -288,7 +289,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let addr = listener.local_addr()?;
     // The line tests and scripts wait for.
     println!("schoon: listening on http://{addr}");
-    if let Some((token, pdq, sample)) = demo_key {
+    if let Some(((token, pdq, sample), analyst)) = demo_key {
+        println!(
+            "\nNotice and takedown: report a URL at http://{addr}/report (no account);\nanalysts sign in at http://{addr}/ui/login with this key:\n\n  {analyst}\n"
+        );
         println!(
             "\nTry a check (a PDQ hash 4 bits away from a demo image):\n\n  curl -s http://{addr}/v1/check \\\n    -H 'Authorization: Bearer {token}' \\\n    -H 'Content-Type: application/json' \\\n    -d '{{\"hashes\": [{{\"type\": \"pdq\", \"value\": \"{pdq}\"}}]}}'\n\nor send an image:\n\n  curl -s http://{addr}/v1/check/image -H 'Authorization: Bearer {token}' --data-binary @{}\n",
             sample.display()
