@@ -100,7 +100,10 @@ pub(crate) fn case_where(f: &ntd::case::CaseFilter) -> (String, Vec<Bind>) {
             .replace('%', "\\%")
             .replace('_', "\\_");
         binds.push(Bind::Text(format!("%{escaped}%")));
-        clauses.push(format!("url LIKE ${} ESCAPE '\\'", binds.len()));
+        clauses.push(format!(
+            "LOWER(url) LIKE LOWER(${}) ESCAPE '\\'",
+            binds.len()
+        ));
     }
     let sql = if clauses.is_empty() {
         String::new()
@@ -111,7 +114,7 @@ pub(crate) fn case_where(f: &ntd::case::CaseFilter) -> (String, Vec<Bind>) {
 }
 
 macro_rules! impl_ntd {
-    ($store:ty, $db:ty, $row:ty, $for_update:literal) => {
+    ($store:ty, $db:ty, $row:ty, $for_update:literal, $serialise:literal) => {
         const _: () = {
             use $crate::cases::*;
             use async_trait::async_trait;
@@ -290,6 +293,12 @@ macro_rules! impl_ntd {
                 async fn submit(&self, by: &Submitter, intakes: Vec<Intake>) -> Result<Vec<Outcome>> {
                     let mut conn = self.pool.acquire().await.map_err(nerr("connection"))?;
                     let mut tx = Self::begin_write(&mut conn).await.map_err(|e| Error::Storage(e.to_string()))?;
+                    // Submissions take turns (SQLite's write lock does this already): two
+                    // batches sharing URLs in different orders would otherwise deadlock on
+                    // PostgreSQL, and a case's merged sources could lose a writer's update.
+                    if !$serialise.is_empty() {
+                        sqlx::query($serialise).execute(&mut *tx).await.map_err(nerr("submission lock"))?;
+                    }
                     let now = self.clock.now();
                     // Per touched case: its sources before and after, how many reports joined,
                     // and whether this batch opened it.

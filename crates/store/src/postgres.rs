@@ -116,5 +116,6 @@ crate::cases::impl_ntd!(
     PgStore,
     sqlx::Postgres,
     sqlx::postgres::PgRow,
-    " FOR UPDATE"
+    " FOR UPDATE",
+    "SELECT pg_advisory_xact_lock(7412001)"
 );
