@@ -29,7 +29,7 @@ impl From<ntd::Error> for ApiError {
     fn from(e: ntd::Error) -> ApiError {
         match e {
             ntd::Error::Invalid(m) => ApiError::bad(Code::InvalidRequest, m),
-            ntd::Error::NotFound(m) => ApiError::not_found(m),
+            ntd::Error::NotFound(m) => ApiError::not_found(format!("{m} not found")),
             ntd::Error::Conflict(m) => ApiError::new(StatusCode::CONFLICT, Code::Conflict, m),
             ntd::Error::Storage(m) => ApiError::internal(m),
         }

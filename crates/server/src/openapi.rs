@@ -32,6 +32,17 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/disputes"),
     ("post", "/v1/disputes/{id}/resolve"),
     ("get", "/v1/retractions"),
+    ("post", "/v1/reports"),
+    ("get", "/v1/reports/{reference}"),
+    ("get", "/v1/cases"),
+    ("get", "/v1/cases/{id}"),
+    ("post", "/v1/cases/{id}/actions"),
+    ("post", "/v1/cases/{id}/attribute"),
+    ("get", "/v1/hosters"),
+    ("post", "/v1/hosters"),
+    ("get", "/v1/hosters/{id}"),
+    ("put", "/v1/hosters/{id}"),
+    ("get", "/v1/attribution"),
     ("get", "/v1/outbox"),
     ("get", "/v1/orgs"),
     ("post", "/v1/orgs"),
@@ -581,6 +592,436 @@ fn trust_schemas() -> Vec<(&'static str, Value)> {
     ]
 }
 
+const WORK_CASES: &str = "admin, analyst";
+
+const FORBIDDEN_CASES: (&str, &str) = (
+    "403",
+    "`forbidden`: only analysts and admins work cases (reporter, hoster and list_manager keys get 403)",
+);
+
+const FORBIDDEN_CASES_REPORT: (&str, &str) = (
+    "403",
+    "`forbidden`: hoster and list_manager keys may not report",
+);
+
+fn path_param(name: &str, desc: &str) -> Value {
+    json!({"name": name, "in": "path", "required": true, "description": desc, "schema": {"type": "string"}})
+}
+
+fn text_param(name: &str, desc: &str) -> Value {
+    json!({"name": name, "in": "query", "description": desc, "schema": {"type": "string"}})
+}
+
+/// Notice and takedown: reports, cases, the hosters register and attribution (the routes of
+/// `ntd_api`).
+fn ntd_paths() -> Vec<(&'static str, Value)> {
+    let submit = detail(
+        op(
+            "Report URLs: one or up to 10,000 in one request",
+            "reporter, analyst, admin",
+            Some(json_body("Submission")),
+            json_ok(
+                "One outcome per URL, in the order sent (`reports` first, then `urls`)",
+                schema_ref("SubmissionAnswer"),
+            ),
+        ),
+        "Each URL is normalised (lower-case scheme and host, punycode, no default port, no fragment) and joins the open case of the same URL, or opens one: also within the batch. A URL that cannot be reported (not http or https, an IP-address host, over 4096 bytes, an unknown category, ...) comes back as an `invalid` outcome with its `index` and `error` while the rest of the batch is stored. Reporter keys get no `case_id` in the outcomes. The source defaults to `partner`; `public` is the report form's alone.",
+        vec![],
+        &[
+            (
+                "400",
+                "`empty_batch` (no `reports` and no `urls`), `malformed_json` (not JSON, an unknown field, an unknown source), `invalid_request` (source `public`, or an item without a category when the batch names none; `index` names it)",
+            ),
+            FORBIDDEN_CASES_REPORT,
+            (
+                "413",
+                "`batch_too_large`: over 10,000 reports in one request (split the batch); `payload_too_large`: the body is over 16 MiB",
+            ),
+            (
+                "415",
+                "`unsupported_media_type`: the body is not `application/json`",
+            ),
+        ],
+    );
+    let status = detail(
+        op(
+            "What became of a report",
+            "reporter (its own organisation's reports), analyst, admin",
+            None,
+            json_ok(
+                "The report and its case's state",
+                schema_ref("ReportStatus"),
+            ),
+        ),
+        "",
+        vec![path_param(
+            "reference",
+            "the reference number the report got (`R-XXXXX-XXXXX`)",
+        )],
+        &[
+            FORBIDDEN_CASES_REPORT,
+            (
+                "404",
+                "`not_found`: no such reference, or (for a reporter) one another organisation submitted",
+            ),
+        ],
+    );
+    let list = detail(
+        op(
+            "Cases: the queue and search",
+            WORK_CASES,
+            None,
+            json_ok(
+                "A page of cases and how many match in all",
+                schema_ref("CaseList"),
+            ),
+        ),
+        "`state=queue` is the analysts' queue (new and assessing), oldest first; `state=open` every state a new report would join. Other lists are newest first unless `order` says otherwise.",
+        vec![
+            text_param(
+                "state",
+                "comma-separated case states, or `queue`, or `open`; default all",
+            ),
+            text_param("category", "only this category"),
+            json!({"name": "source", "in": "query", "description": "only cases with a report from this source", "schema": schema_ref("ReportSource")}),
+            json!({"name": "hoster", "in": "query", "description": "only cases attributed to this hosters-register entry", "schema": {"type": "integer", "format": "int64"}}),
+            text_param("q", "only cases whose URL contains this text"),
+            json!({"name": "order", "in": "query", "schema": {"type": "string", "enum": ["oldest", "newest"]}, "description": "default: oldest for queue states, newest otherwise"}),
+            json!({"name": "limit", "in": "query", "description": "default 100; cut to 1..1000", "schema": {"type": "integer", "format": "int64"}}),
+            json!({"name": "offset", "in": "query", "description": "skip this many (default 0)", "schema": {"type": "integer", "format": "int64", "minimum": 0}}),
+        ],
+        &[
+            (
+                "400",
+                "`invalid_request`: an unknown state, source or order, or an unknown query parameter",
+            ),
+            FORBIDDEN_CASES,
+        ],
+    );
+    let case = detail(
+        op(
+            "One case with its reports, timeline and attribution",
+            WORK_CASES,
+            None,
+            json_ok("The case", schema_ref("CaseDetail")),
+        ),
+        "",
+        vec![int_param("id", "path", "the case")],
+        &[FORBIDDEN_CASES, ("404", "`not_found`: no such case")],
+    );
+    let act = detail(
+        op(
+            "Record a verdict or a correction on a case",
+            WORK_CASES,
+            Some(json_body("CaseAction")),
+            json_ok("The case after the action", schema_ref("Case")),
+        ),
+        "The state machine: new → assessing → actionable / not_actionable / forwarded; actionable → notified → removed → closed; not_actionable and forwarded → closed. Every action is an event on the case's timeline.",
+        vec![int_param("id", "path", "the case")],
+        &[
+            (
+                "400",
+                "`malformed_json` (an unknown `action`, a missing field such as the reason of `not_actionable`), `invalid_request` (an empty reason, partner or note, an unknown category)",
+            ),
+            FORBIDDEN_CASES,
+            (
+                "404",
+                "`not_found`: no such case (or, for `set_hoster`, no such hoster)",
+            ),
+            (
+                "409",
+                "`conflict`: the state machine refuses the move; the message names both states",
+            ),
+            (
+                "415",
+                "`unsupported_media_type`: the body is not `application/json`",
+            ),
+        ],
+    );
+    let mut attribute = detail(
+        op(
+            "Run attribution of a case again",
+            WORK_CASES,
+            None,
+            json!({"description": "unused"}),
+        ),
+        "The attribution worker picks the case up within moments; the result appears on the case and its timeline.",
+        vec![int_param("id", "path", "the case")],
+        &[FORBIDDEN_CASES, ("404", "`not_found`: no such case")],
+    );
+    if let Some(r) = attribute["responses"].as_object_mut() {
+        r.remove("200");
+        r.insert(
+            "202".into(),
+            json!({"description": "Accepted: attribution will run again (no body)"}),
+        );
+    }
+    let hoster_errors: [(&str, &str); 3] = [
+        (
+            "400",
+            "`invalid_request` (no name, a bad prefix such as one with host bits set, a bad e-mail address, AS 0, a country that is not two letters, the webhook channel without a webhook_url), `malformed_json` (an unknown field)",
+        ),
+        FORBIDDEN_CASES,
+        ("409", "`conflict`: a hoster with this name exists"),
+    ];
+    let hosters = detail(
+        op(
+            "The hosters register, by name",
+            WORK_CASES,
+            None,
+            json_ok("Hosters", array_of("Hoster")),
+        ),
+        "",
+        vec![],
+        &[FORBIDDEN_CASES],
+    );
+    let create = detail(
+        op(
+            "Add a hoster (or CDN) to the register",
+            WORK_CASES,
+            Some(json_body("HosterFields")),
+            json_ok("Created (201)", schema_ref("Hoster")),
+        ),
+        "The register wins over the loaded RIR data in attribution.",
+        vec![],
+        &hoster_errors,
+    );
+    let hoster = detail(
+        op(
+            "One register entry",
+            WORK_CASES,
+            None,
+            json_ok("The hoster", schema_ref("Hoster")),
+        ),
+        "",
+        vec![int_param("id", "path", "the hoster")],
+        &[FORBIDDEN_CASES, ("404", "`not_found`: no such hoster")],
+    );
+    let update = detail(
+        op(
+            "Replace a register entry's fields",
+            WORK_CASES,
+            Some(json_body("HosterFields")),
+            json_ok("The hoster", schema_ref("Hoster")),
+        ),
+        "Cases attributed to it show its new name.",
+        vec![int_param("id", "path", "the hoster")],
+        &[
+            hoster_errors[0],
+            hoster_errors[1],
+            ("404", "`not_found`: no such hoster"),
+            hoster_errors[2],
+        ],
+    );
+    let attribution = detail(
+        op(
+            "The loaded attribution data; with `host`, attribute that host now",
+            WORK_CASES,
+            None,
+            json_ok(
+                "Data sources and sizes, and the lookup",
+                schema_ref("AttributionInfo"),
+            ),
+        ),
+        "",
+        vec![text_param(
+            "host",
+            "a host name or URL to attribute (DNS, then the register and the loaded data)",
+        )],
+        &[
+            (
+                "400",
+                "`invalid_request`: the host is not a public domain name (an IP address, a single label, ...), or an unknown query parameter",
+            ),
+            FORBIDDEN_CASES,
+        ],
+    );
+    vec![
+        ("/v1/reports", json!({"post": submit})),
+        ("/v1/reports/{reference}", json!({"get": status})),
+        ("/v1/cases", json!({"get": list})),
+        ("/v1/cases/{id}", json!({"get": case})),
+        ("/v1/cases/{id}/actions", json!({"post": act})),
+        ("/v1/cases/{id}/attribute", json!({"post": attribute})),
+        ("/v1/hosters", json!({"get": hosters, "post": create})),
+        ("/v1/hosters/{id}", json!({"get": hoster, "put": update})),
+        ("/v1/attribution", json!({"get": attribution})),
+    ]
+}
+
+/// The schemas of [`ntd_paths`].
+fn ntd_schemas() -> Vec<(&'static str, Value)> {
+    let r = schema_ref;
+    let ms = |desc: &str| json!({"type": "integer", "format": "int64", "description": format!("{desc}: milliseconds since the Unix epoch")});
+    let ms_or_null = |desc: &str| json!({"type": ["integer", "null"], "format": "int64", "description": format!("{desc}: milliseconds since the Unix epoch")});
+    let int = json!({"type": "integer", "format": "int64"});
+    let int_or_null = json!({"type": ["integer", "null"], "format": "int64"});
+    let text = json!({"type": "string"});
+    let text_or_null = json!({"type": ["string", "null"]});
+    let url = json!({"type": "string", "maxLength": 4096, "description": "an http or https URL with a domain name (no IP-address hosts); a URL without a scheme is read as http://"});
+    let category = json!({"type": "string", "description": "a list category: csam, terrorism, ncii, other, or one an admin added"});
+    let reason =
+        json!({"type": ["string", "null"], "maxLength": 8192, "description": "for the timeline"});
+    let action = |name: &str, required: &[&str], props: Value| {
+        let mut req = vec!["action"];
+        req.extend_from_slice(required);
+        let mut p = props;
+        p["action"] = json!({"const": name});
+        json!({"type": "object", "required": req, "properties": p})
+    };
+    let hoster_props = json!({
+            "name": {"type": "string", "minLength": 1, "maxLength": 200, "description": "unique"},
+            "org_id": {"type": ["integer", "null"], "format": "int64", "description": "its Schoon organisation, if any"},
+            "asns": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 4294967295_u64}},
+            "prefixes": {"type": "array", "items": text, "description": "CIDR (IPv4 or IPv6) with no host bits set; these win over RIR data"},
+            "abuse": {"type": "array", "items": text, "description": "e-mail addresses notices go to"},
+            "channel": {"type": "string", "enum": ["email", "webhook"], "default": "email"},
+            "webhook_url": {"type": ["string", "null"], "description": "an http(s) URL; required with the webhook channel"},
+            "coc_member": {"type": "boolean", "default": false, "description": "signed the code of conduct"},
+            "cdn": {"type": "boolean", "default": false, "description": "a CDN or reverse proxy"},
+            "country": {"type": ["string", "null"], "pattern": "^[A-Za-z]{2}$"},
+            "notes": text_or_null});
+    let mut hoster = hoster_props.clone();
+    hoster["id"] = int.clone();
+    hoster["updated_at"] = ms("last change");
+    hoster["updated_by"] = json!({"type": "string", "description": "who changed it last"});
+    let party = json!({"type": ["object", "null"], "properties": {
+        "hoster_id": int_or_null, "name": text, "abuse": {"type": "array", "items": text},
+        "coc_member": {"type": ["boolean", "null"]}, "source": text}});
+    vec![
+        (
+            "ReportSource",
+            json!({"type": "string", "enum": ["public", "partner", "crawler", "hash_check", "police"],
+            "description": "where a report came from; `public` is the report form's"}),
+        ),
+        (
+            "CaseState",
+            json!({"type": "string", "enum": ["new", "assessing", "actionable", "not_actionable", "forwarded", "notified", "removed", "closed"]}),
+        ),
+        (
+            "ReportItem",
+            json!({"type": "object", "required": ["url"], "additionalProperties": false, "properties": {
+            "url": url, "category": {"type": ["string", "null"], "description": "default: the batch's category"},
+            "text": {"type": ["string", "null"], "maxLength": 8192, "description": "what the reporter saw"},
+            "external_ref": {"type": ["string", "null"], "maxLength": 200, "description": "the reporter's own reference"}}}),
+        ),
+        (
+            "Submission",
+            json!({"type": "object", "additionalProperties": false, "description": "`reports` and `urls` together: 1 to 10,000 items", "properties": {
+            "source": {"description": "default partner; public is refused here", "type": ["string", "null"], "enum": ["partner", "crawler", "hash_check", "police", "public", null]},
+            "category": {"type": ["string", "null"], "description": "the category of every item that names none"},
+            "reports": {"type": "array", "maxItems": 10000, "items": r("ReportItem")},
+            "urls": {"type": "array", "maxItems": 10000, "items": url, "description": "shorthand: bare URLs in the batch's category"}}}),
+        ),
+        (
+            "Outcome",
+            json!({"type": "object", "required": ["index", "status"], "properties": {
+            "index": {"type": "integer", "description": "the item's position in the submission (0-based)"},
+            "status": {"type": "string", "enum": ["opened", "joined", "invalid"]},
+            "url": {"type": "string", "description": "the normalised URL"},
+            "case_id": {"type": "integer", "format": "int64", "description": "not shown to reporter keys"},
+            "reference": {"type": "string", "description": "the report's reference number"},
+            "error": {"type": "string", "description": "why an invalid item was refused"}}}),
+        ),
+        (
+            "SubmissionAnswer",
+            json!({"type": "object", "required": ["received", "opened", "joined", "invalid", "outcomes"], "properties": {
+            "received": {"type": "integer"}, "opened": {"type": "integer", "description": "new cases"},
+            "joined": {"type": "integer", "description": "reports that joined an open case"},
+            "invalid": {"type": "integer"},
+            "outcomes": {"type": "array", "items": r("Outcome"), "description": "in the order sent"}}}),
+        ),
+        (
+            "ReportStatus",
+            json!({"type": "object", "required": ["reference", "url", "received_at", "source", "category", "state"], "properties": {
+            "reference": text, "url": {"type": "string", "description": "as reported"}, "received_at": ms("received"),
+            "source": r("ReportSource"), "category": text, "state": r("CaseState")}}),
+        ),
+        (
+            "Case",
+            json!({"type": "object", "required": ["id", "url", "host", "category", "state", "opened_at", "updated_at", "reports", "sources"], "properties": {
+            "id": int, "url": {"type": "string", "description": "the normalised URL (never fetched, shown as text)"}, "host": text,
+            "category": text, "state": r("CaseState"), "opened_at": ms("first report"), "updated_at": ms("last change"),
+            "reports": {"type": "integer"}, "sources": {"type": "array", "items": r("ReportSource")},
+            "hoster_id": int_or_null, "hoster_name": text_or_null,
+            "country": {"type": ["string", "null"], "description": "the hosting country, as attribution found it"},
+            "forwarded_to": {"type": ["string", "null"], "description": "the partner hotline of a forwarded case"},
+            "attributed_at": ms_or_null("attribution last ran")}}),
+        ),
+        (
+            "CaseList",
+            json!({"type": "object", "required": ["total", "cases"], "properties": {
+            "total": {"type": "integer", "description": "cases matching, in all"}, "cases": {"type": "array", "items": r("Case")}}}),
+        ),
+        (
+            "Report",
+            json!({"type": "object", "required": ["id", "case_id", "at", "reference", "url", "category", "source", "actor"], "properties": {
+            "id": int, "case_id": int, "at": ms("received"), "reference": text, "url": {"type": "string", "description": "as reported"},
+            "category": text, "source": r("ReportSource"), "actor": {"type": "string", "description": "the submitting key's id, or public"},
+            "org_id": int_or_null, "contact": text_or_null, "text": text_or_null, "external_ref": text_or_null}}),
+        ),
+        (
+            "CaseEvent",
+            json!({"type": "object", "required": ["id", "case_id", "at", "actor", "kind", "message"], "properties": {
+            "id": int, "case_id": int, "at": ms("when"), "actor": {"type": "string", "description": "a key id, public, or system"},
+            "kind": {"type": "string", "description": "opened, reported, state, attributed, attribution_failed, attribution_requested, hoster, category, note"},
+            "from_state": {"oneOf": [r("CaseState"), {"type": "null"}]}, "to_state": {"oneOf": [r("CaseState"), {"type": "null"}]},
+            "message": text, "detail": {"description": "details for machines"}}}),
+        ),
+        (
+            "Attribution",
+            json!({"type": "object", "required": ["host", "at", "cnames", "addrs", "evidence"], "properties": {
+            "host": text, "at": ms("when"), "cnames": {"type": "array", "items": text},
+            "addrs": {"type": "array", "items": {"type": "object", "properties": {
+                "ip": text, "asn": int_or_null, "as_name": text_or_null, "netname": text_or_null,
+                "country": text_or_null, "hoster": party, "cdn": party}}},
+            "notify": {"description": "whom to notify: the CDN when the site is behind one, else the hoster", "anyOf": [party]},
+            "hoster": party, "cdn": party, "country": text_or_null,
+            "evidence": {"type": "array", "items": {"type": "object", "required": ["step", "value", "source"], "properties": {
+                "step": text, "value": text, "source": text}}},
+            "error": {"type": ["string", "null"], "description": "why attribution stopped short"}}}),
+        ),
+        (
+            "CaseDetail",
+            json!({"allOf": [r("Case"), {"type": "object", "required": ["reports_list", "timeline"], "properties": {
+            "reports_list": {"type": "array", "items": r("Report"), "description": "oldest first"},
+            "timeline": {"type": "array", "items": r("CaseEvent"), "description": "oldest first"},
+            "attribution": {"oneOf": [r("Attribution"), {"type": "null"}]}}}]}),
+        ),
+        (
+            "CaseAction",
+            json!({"description": "tagged by `action`", "oneOf": [
+                action("assess", &[], json!({})),
+                action("actionable", &[], json!({"reason": reason})),
+                action("not_actionable", &["reason"], json!({"reason": {"type": "string", "minLength": 1, "maxLength": 8192, "pattern": "\\S"}})),
+                action("forward", &["partner"], json!({"partner": {"type": "string", "minLength": 1, "pattern": "\\S", "description": "the partner hotline abroad"}, "reason": reason})),
+                action("close", &[], json!({"reason": reason})),
+                action("recategorise", &["category"], json!({"category": category})),
+                action("set_hoster", &["hoster_id"], json!({"hoster_id": int, "reason": reason})),
+                action("note", &["text"], json!({"text": {"type": "string", "minLength": 1, "maxLength": 8192, "pattern": "\\S"}})),
+            ]}),
+        ),
+        (
+            "HosterFields",
+            json!({"type": "object", "required": ["name"], "additionalProperties": false, "properties": hoster_props.clone()}),
+        ),
+        (
+            "Hoster",
+            json!({"type": "object", "required": ["id", "name", "asns", "prefixes", "abuse", "channel", "coc_member", "cdn", "updated_at", "updated_by"], "properties": hoster}),
+        ),
+        (
+            "AttributionInfo",
+            json!({"type": "object", "required": ["sources", "asn_ranges", "networks", "autnums", "hosters"], "properties": {
+            "sources": {"type": "array", "items": {"type": "object", "properties": {
+                "kind": {"type": "string", "description": "ip2asn or rpsl"}, "files": text, "loaded_at": ms("loaded"),
+                "loaded_by": text, "records": {"type": "integer"}, "sha256": text}}},
+            "asn_ranges": {"type": "integer"}, "networks": {"type": "integer"}, "autnums": {"type": "integer"},
+            "hosters": {"type": "integer", "description": "register entries"},
+            "lookup": r("Attribution")}}),
+        ),
+    ]
+}
+
 const HEX: &str = "^([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$";
 
 /// The document.
@@ -645,7 +1086,7 @@ pub fn document() -> &'static Value {
             "info": {
                 "title": "Schoon hash-check API",
                 "version": env!("CARGO_PKG_VERSION"),
-                "description": "Check hashes (MD5, SHA-1, SHA-256, PDQ) and images against police and hotline hash lists without seeing the lists. Every /v1 call needs `Authorization: Bearer schoon_...`. Errors are `{\"error\": {\"code\", \"message\", \"index\"?, \"details\"?}}` with a stable code.",
+                "description": "Check hashes (MD5, SHA-1, SHA-256, PDQ) and images against police and hotline hash lists without seeing the lists; report URLs for notice and takedown and work the resulting cases (/v1/reports, /v1/cases, /v1/hosters, /v1/attribution). Every /v1 call needs `Authorization: Bearer schoon_...`. Errors are `{\"error\": {\"code\", \"message\", \"index\"?, \"details\"?}}` with a stable code. The HTML pages (`/`, `/report`: the public report form, `/ui/...`: the analysts' pages, signed in with a session cookie) are for browsers and not described here.",
             },
             "security": [{"bearer": []}],
             "paths": {
@@ -666,7 +1107,7 @@ pub fn document() -> &'static Value {
                 },
                 "/v1/keys": {
                     "get": op("Keys (never their secrets)", "admin", None, json_ok("Keys", json!({"type": "array", "items": r("Key")}))),
-                    "post": op("Create a key; the answer shows it once", "admin", Some(json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["org_id", "role"], "additionalProperties": false, "properties": {"org_id": {"type": "integer", "format": "int64"}, "role": {"type": "string", "enum": ["admin", "list_manager", "analyst", "hoster"]}, "name": {"type": "string"}, "rate_per_sec": {"type": "integer", "minimum": 0, "maximum": 4294967295_u64}}}}}})), json_ok("Created (201); `key` is shown only here", r("Key"))),
+                    "post": op("Create a key; the answer shows it once", "admin", Some(json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["org_id", "role"], "additionalProperties": false, "properties": {"org_id": {"type": "integer", "format": "int64"}, "role": {"type": "string", "enum": ["admin", "list_manager", "analyst", "hoster", "reporter"]}, "name": {"type": "string"}, "rate_per_sec": {"type": "integer", "minimum": 0, "maximum": 4294967295_u64}}}}}})), json_ok("Created (201); `key` is shown only here", r("Key"))),
                 },
                 "/v1/keys/{id}": {"delete": revoke},
                 "/v1/audit": {"get": audit},
@@ -754,6 +1195,12 @@ pub fn document() -> &'static Value {
             doc["paths"][path] = item;
         }
         for (name, schema) in trust_schemas() {
+            doc["components"]["schemas"][name] = schema;
+        }
+        for (path, item) in ntd_paths() {
+            doc["paths"][path] = item;
+        }
+        for (name, schema) in ntd_schemas() {
             doc["components"]["schemas"][name] = schema;
         }
         doc

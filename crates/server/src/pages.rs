@@ -546,7 +546,14 @@ async fn login(
     res
 }
 
-async fn logout() -> Response {
+async fn logout(headers: HeaderMap) -> Response {
+    if !same_site(&headers) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "Refused",
+            "This form was posted from another site.",
+        );
+    }
     let mut res = Redirect::to("/ui/login").into_response();
     res.headers_mut().insert(
         header::SET_COOKIE,
@@ -1074,6 +1081,15 @@ impl HosterForm {
     }
 }
 
+/// 409 for a taken name, 404 for a missing entry, else 400.
+fn conflict_or_bad(e: &ntd::Error) -> StatusCode {
+    match e {
+        ntd::Error::Conflict(_) => StatusCode::CONFLICT,
+        ntd::Error::NotFound(_) => StatusCode::NOT_FOUND,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
 async fn hosters_page(State(state): State<AppState>, _a: Analyst) -> Response {
     match state.cases.hosters().await {
         Ok(hs) => HostersPage {
@@ -1097,14 +1113,14 @@ async fn hoster_create(
             .cases
             .create_hoster(&fields, &who.key_id)
             .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e),
+            .map_err(|e| (conflict_or_bad(&e), e.to_string())),
+        Err(e) => Err((StatusCode::BAD_REQUEST, e)),
     };
     match created {
         Ok(h) => Redirect::to(&format!("/ui/hosters/{}?done=1", h.id)).into_response(),
-        Err(error) => match state.cases.hosters().await {
+        Err((status, error)) => match state.cases.hosters().await {
             Ok(hs) => (
-                StatusCode::BAD_REQUEST,
+                status,
                 HostersPage {
                     nav: nav("hosters"),
                     rows: hs.into_iter().map(HosterRow::from).collect(),
@@ -1148,13 +1164,13 @@ async fn hoster_update(
             .cases
             .update_hoster(id, &fields, &who.key_id)
             .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e),
+            .map_err(|e| (conflict_or_bad(&e), e.to_string())),
+        Err(e) => Err((StatusCode::BAD_REQUEST, e)),
     };
     match updated {
         Ok(_) => Redirect::to(&format!("/ui/hosters/{id}?done=1")).into_response(),
-        Err(error) => (
-            StatusCode::BAD_REQUEST,
+        Err((status, error)) => (
+            status,
             HosterPage {
                 nav: nav("hosters"),
                 form: f.echo(id),
