@@ -16,8 +16,8 @@
 //! warm-up and 10 measured iterations of each; the bench also prints each approach's DNS query
 //! count and the medians of its phases over the 10 measured iterations.
 //!
-//! Run with `cargo bench -p schoon-store --bench ntd_intake` (about 3 minutes after the build;
-//! about 9 with `SCHOON_BENCH_PG=1`).
+//! Run with `cargo bench -p schoon-store --bench ntd_intake` (about 2 minutes after the build;
+//! 7 to 8 with `SCHOON_BENCH_PG=1`).
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use lists::{Clock, SystemClock};
