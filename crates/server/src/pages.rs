@@ -84,10 +84,18 @@ impl PublicLimits {
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
-fn session_mac(secret_sha256: &[u8; 32], id: &str, expires: i64) -> Vec<u8> {
+/// The session MAC over `id.expires`, keyed with the key's stored secret hash.
+fn session_hmac(secret_sha256: &[u8; 32], id: &str, expires: i64) -> HmacSha256 {
     let mut mac = HmacSha256::new_from_slice(secret_sha256).expect("HMAC takes any key length");
     mac.update(format!("{id}.{expires}").as_bytes());
-    mac.finalize().into_bytes().to_vec()
+    mac
+}
+
+fn session_mac(secret_sha256: &[u8; 32], id: &str, expires: i64) -> Vec<u8> {
+    session_hmac(secret_sha256, id, expires)
+        .finalize()
+        .into_bytes()
+        .to_vec()
 }
 
 fn cookie_value(headers: &HeaderMap) -> Option<String> {
@@ -172,9 +180,9 @@ impl FromRequestParts<AppState> for Analyst {
 
 /// Whether `got` is the session MAC for `id` and `expires` (compared in constant time).
 fn session_ok(secret_sha256: &[u8; 32], id: &str, expires: i64, got: &[u8]) -> bool {
-    let mut mac = HmacSha256::new_from_slice(secret_sha256).expect("HMAC takes any key length");
-    mac.update(format!("{id}.{expires}").as_bytes());
-    mac.verify_slice(got).is_ok()
+    session_hmac(secret_sha256, id, expires)
+        .verify_slice(got)
+        .is_ok()
 }
 
 /// Whether a POST comes from this site: browsers send `Sec-Fetch-Site` and `Origin`.
