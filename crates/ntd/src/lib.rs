@@ -25,6 +25,8 @@ pub mod attribution;
 pub mod case;
 pub mod dns;
 pub mod engine;
+pub mod fetch;
+pub mod notice;
 pub mod register;
 pub mod store;
 #[cfg(feature = "testing")]

@@ -1,0 +1,1 @@
+//! SSRF-safe re-checks of reported URLs (being written).

@@ -1,0 +1,1 @@
+//! Notice texts and their machine-readable part (being written).
