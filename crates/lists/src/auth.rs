@@ -73,6 +73,9 @@ pub enum Action {
     /// Work the notice-and-takedown cases: queue, case pages, verdicts, attribution, the
     /// hosters register.
     WorkCases,
+    /// Answer the notices sent to the caller's own organisation (the hoster portal): confirm
+    /// removal, say it is not the host, dispute.
+    AnswerNotices,
 }
 
 impl Principal {
@@ -83,7 +86,9 @@ impl Principal {
         match (self.role, action) {
             (_, Check) => true,
             (Admin, _) => true,
+            (Hoster, AnswerNotices) => true,
             (Hoster, _) => false,
+            (Reporter | Analyst | ListManager, AnswerNotices) => false,
             (Reporter, SubmitReports) => true,
             (Reporter, _) => false,
             (Analyst, ListLists | ReadList { .. } | SubmitReports | WorkCases) => true,
@@ -141,6 +146,7 @@ mod tests {
         ] {
             assert!(!h.can(a), "{a:?}");
         }
+        assert!(h.can(Action::AnswerNotices));
     }
 
     #[test]
@@ -161,6 +167,9 @@ mod tests {
         assert!(p(Role::Analyst).can(Action::SubmitReports));
         assert!(!p(Role::ListManager).can(Action::WorkCases));
         assert!(p(Role::Admin).can(Action::WorkCases));
+        for role in [Role::Reporter, Role::Analyst, Role::ListManager] {
+            assert!(!p(role).can(Action::AnswerNotices), "{role:?}");
+        }
     }
 
     #[test]

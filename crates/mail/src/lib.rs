@@ -23,6 +23,7 @@
 //!     text: "The import of nl-police-csam stopped at line 12.\n".into(),
 //!     json: Some(("alert.json".into(), r#"{"list":"nl-police-csam","line":12}"#.into())),
 //!     headers: vec![("X-Schoon-Ref".into(), "alert-7".into())],
+//!     id_local: None,
 //! };
 //! # async fn send(mailer: &Mailer, msg: &Message) {
 //! match mailer.send(msg).await {

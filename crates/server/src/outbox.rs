@@ -29,6 +29,7 @@ fn message(m: &OutboxMail) -> mail::Message {
             .as_ref()
             .map(|j| ("schoon.json".to_string(), j.clone())),
         headers: vec![("X-Schoon-Ref".into(), m.mail.reference.clone())],
+        id_local: None,
     }
 }
 
