@@ -91,6 +91,61 @@ pub struct NtdArgs {
     /// Mark the analysts' session cookies Secure (when served over HTTPS or behind a TLS proxy).
     #[arg(long)]
     secure_cookies: bool,
+    /// Do not send notices or run re-checks from this process (another replica does, or the
+    /// operator wants a read-only instance). Queued notices stay queued.
+    #[arg(long)]
+    no_notices: bool,
+    /// How often the notice scheduler plans notices, sends them and runs due re-checks.
+    #[arg(long, default_value = "10", value_name = "SECONDS")]
+    notice_every: f64,
+    /// The removal norm: a reminder goes to the hoster this long after the notice.
+    #[arg(long, default_value = "24", value_name = "HOURS")]
+    remind_after: f64,
+    /// Escalate this long after the notice when the material is still online.
+    #[arg(long, default_value = "72", value_name = "HOURS")]
+    escalate_after: f64,
+    /// Who escalations go to: "Name <address>" (the upstream network or the authority).
+    /// Without it, due escalations wait.
+    #[arg(long, value_name = "MAILBOX")]
+    escalate_to: Option<String>,
+    /// The hotline's name in notices.
+    #[arg(long, default_value = "Schoon hotline", value_name = "NAME")]
+    hotline_name: String,
+    /// Re-checks may fetch loopback addresses (127.0.0.0/8, ::1). For tests and local demos
+    /// only: in production a reported URL must never reach this machine's own services.
+    #[arg(long)]
+    recheck_allow_loopback: bool,
+    /// Tests only: the clock is the system clock plus the milliseconds written in this file
+    /// (re-read on every use), so a test can move time forward in a running server.
+    #[arg(long, value_name = "FILE", hide = true)]
+    test_clock_file: Option<std::path::PathBuf>,
+}
+
+/// The system clock plus an offset read from a file: lets an end-to-end test move a running
+/// server's time (reminders after 24 h, escalations after 72 h) without waiting.
+#[derive(Debug)]
+struct FileOffsetClock(std::path::PathBuf);
+
+impl lists::Clock for FileOffsetClock {
+    fn now(&self) -> lists::Millis {
+        let offset = std::fs::read_to_string(&self.0)
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .unwrap_or(0);
+        lists::Millis(lists::Millis::now().0.saturating_add(offset))
+    }
+}
+
+/// `Name <addr>` or a bare address.
+fn mailbox(s: &str) -> (String, String) {
+    match (s.find('<'), s.rfind('>')) {
+        (Some(a), Some(b)) if a < b => {
+            let name = s[..a].trim().trim_matches('"').to_string();
+            let addr = s[a + 1..b].trim().to_string();
+            (if name.is_empty() { addr.clone() } else { name }, addr)
+        }
+        _ => (s.trim().to_string(), s.trim().to_string()),
+    }
 }
 
 /// The flood rule and e-mail.
@@ -223,7 +278,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         secure_cookies: args.ntd.secure_cookies,
         ..server::Config::default()
     };
-    let clock: Arc<dyn lists::Clock> = Arc::new(lists::SystemClock);
+    let clock: Arc<dyn lists::Clock> = match &args.ntd.test_clock_file {
+        Some(p) => Arc::new(FileOffsetClock(p.clone())),
+        None => Arc::new(lists::SystemClock),
+    };
     let resolver = ntd::dns::Resolver::new(&ntd::dns::DnsConfig {
         servers: args.ntd.dns.clone(),
         timeout: secs(args.ntd.dns_timeout),
@@ -232,9 +290,29 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     .context("setting up the DNS resolver (--dns)")?;
     let engine = Arc::new(ntd::engine::Engine::new(
         Arc::clone(&stores.cases),
-        resolver,
+        resolver.clone(),
         Arc::clone(&clock),
     ));
+    let fetcher = ntd::fetch::Fetcher::new(
+        resolver,
+        ntd::fetch::FetchConfig {
+            allow_loopback: args.ntd.recheck_allow_loopback,
+            ..ntd::fetch::FetchConfig::default()
+        },
+    )
+    .context("setting up the re-check HTTP client")?;
+    if args.ntd.recheck_allow_loopback {
+        tracing::warn!(
+            "--recheck-allow-loopback: re-checks may fetch this machine's own services (tests only)"
+        );
+    }
+    let policy = ntd::takedown::Policy {
+        norm: Duration::from_secs_f64(args.ntd.remind_after.clamp(0.01, 24.0 * 365.0) * 3600.0),
+        escalate_after: Duration::from_secs_f64(
+            args.ntd.escalate_after.clamp(0.01, 24.0 * 365.0) * 3600.0,
+        ),
+        ..ntd::takedown::Policy::default()
+    };
     let wake = Arc::new(tokio::sync::Notify::new());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let attribution_task =
@@ -250,7 +328,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             None
         }
     };
-    let outbox_task = mailer.map(|m| {
+    let outbox_task = mailer.clone().map(|m| {
         tokio::spawn(server::outbox::run(
             Arc::clone(&store),
             m,
@@ -273,20 +351,64 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         },
         |e| tracing::error!(error = %e, "flood rule failed; retrying"),
     ));
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let notify_wake = Arc::new(tokio::sync::Notify::new());
+    let notifier = Arc::new(ntd::notifier::Notifier::new(
+        Arc::clone(&stores.cases),
+        Arc::clone(&stores.notices),
+        mailer,
+        fetcher,
+        Arc::clone(&clock),
+        ntd::notifier::NotifierConfig {
+            policy: policy.clone(),
+            hotline: ntd::notice::Hotline {
+                name: args.ntd.hotline_name.clone(),
+                email: mailbox(&args.trust.mail_from).1,
+                website: args
+                    .trust
+                    .public_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{addr}")),
+            },
+            portal_base: args
+                .trust
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}")),
+            escalation: args.ntd.escalate_to.as_deref().map(|s| {
+                let (name, email) = mailbox(s);
+                ntd::notifier::Escalation { name, email }
+            }),
+            ..ntd::notifier::NotifierConfig::default()
+        },
+    ));
+    let notice_task = if args.ntd.no_notices {
+        tracing::info!("--no-notices: this process sends no notices and runs no re-checks");
+        None
+    } else {
+        Some(tokio::spawn(Arc::clone(&notifier).run(
+            secs(args.ntd.notice_every),
+            Arc::clone(&notify_wake),
+            stop_tx.subscribe(),
+        )))
+    };
     let (state, audit_writer) = server::AppState::new(
         Arc::clone(&store),
         server::NtdParts {
             cases: Arc::clone(&stores.cases),
             engine,
             wake,
+            notices: Arc::clone(&stores.notices),
+            clock: Arc::clone(&clock),
+            policy,
+            notify_wake,
         },
         live,
         config,
     );
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
-    let addr = listener.local_addr()?;
     // The line tests and scripts wait for.
     println!("schoon: listening on http://{addr}");
     if let Some(((token, pdq, sample), analyst)) = demo_key {
@@ -308,6 +430,9 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     flood_task.abort();
     let _ = stop_tx.send(true);
     attribution_task.abort();
+    if let Some(t) = notice_task {
+        t.abort();
+    }
     if let Some(t) = outbox_task {
         t.abort();
     }

@@ -150,6 +150,7 @@ impl SendError {
 /// Each [`send`](Mailer::send) opens its own connection and closes it after the message: alert
 /// and notice volumes are low, and a fresh connection per message keeps failures independent
 /// (there is no pool whose idle connection the server may have dropped).
+#[derive(Clone)]
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,

@@ -778,6 +778,39 @@ impl Fetcher {
         check
     }
 
+    /// POSTs a JSON `body` to `url` with extra `headers` (a notice to a hoster's webhook) and
+    /// returns the HTTP status. The same screening as [`Fetcher::check`] applies: the host's
+    /// addresses must pass [`forbidden`] (or the loopback exception), and redirects are not
+    /// followed (a webhook that redirects is misconfigured). The answer's body is not read.
+    pub async fn post_json(
+        &self,
+        url: &str,
+        body: &[u8],
+        headers: &[(&str, &str)],
+    ) -> Result<u16, String> {
+        let url = Url::parse(url.trim()).map_err(|e| format!("malformed webhook URL: {e}"))?;
+        if let Err(outcome) = self.admit(&url, Hop::Asked).await {
+            return Err(format!("webhook refused: {}", outcome.reason));
+        }
+        let mut req = self
+            .inner
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_vec());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        match tokio::time::timeout(self.inner.config.timeout, req.send()).await {
+            Ok(Ok(response)) => Ok(response.status().as_u16()),
+            Ok(Err(e)) => Err(format!("webhook: {}", error_chain(&e))),
+            Err(_) => Err(format!(
+                "webhook: no answer within {:?}",
+                self.inner.config.timeout
+            )),
+        }
+    }
+
     /// The check itself, without the overall time limit.
     async fn run(
         &self,

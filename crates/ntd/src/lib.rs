@@ -27,8 +27,10 @@ pub mod dns;
 pub mod engine;
 pub mod fetch;
 pub mod notice;
+pub mod notifier;
 pub mod register;
 pub mod store;
+pub mod takedown;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod urls;

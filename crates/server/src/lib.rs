@@ -37,10 +37,12 @@ mod control;
 pub mod error;
 mod extract;
 mod lists_api;
+mod notices_api;
 mod ntd_api;
 pub mod openapi;
 pub mod outbox;
 pub mod pages;
+pub mod portal;
 mod trust_api;
 
 use error::ApiError;
@@ -105,6 +107,14 @@ pub struct NtdParts {
     pub engine: Arc<ntd::engine::Engine>,
     /// Wakes the attribution worker.
     pub wake: Arc<tokio::sync::Notify>,
+    /// Notices, re-checks, hoster answers and templates (the same database again).
+    pub notices: Arc<dyn ntd::takedown::NoticeStore>,
+    /// The clock of notice and takedown (tests move it).
+    pub clock: Arc<dyn lists::Clock>,
+    /// The notice timing rules (for deadlines shown to hosters).
+    pub policy: ntd::takedown::Policy,
+    /// Wakes the notice scheduler (a hoster said "removed": re-check now).
+    pub notify_wake: Arc<tokio::sync::Notify>,
 }
 
 /// Shared by every handler.
@@ -138,6 +148,14 @@ pub struct Inner {
     pub attribution_wake: Arc<tokio::sync::Notify>,
     /// Per-client limits of the public report form.
     pub public_limits: pages::PublicLimits,
+    /// Notices, re-checks, hoster answers and templates.
+    pub notices: Arc<dyn ntd::takedown::NoticeStore>,
+    /// The clock of notice and takedown.
+    pub clock: Arc<dyn lists::Clock>,
+    /// The notice timing rules.
+    pub policy: ntd::takedown::Policy,
+    /// Wakes the notice scheduler.
+    pub notify_wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::ops::Deref for AppState {
@@ -189,6 +207,10 @@ impl AppState {
             cases: ntd.cases,
             engine: ntd.engine,
             attribution_wake: ntd.wake,
+            notices: ntd.notices,
+            clock: ntd.clock,
+            policy: ntd.policy,
+            notify_wake: ntd.notify_wake,
             public_limits: pages::PublicLimits::new(config.public_reports_per_hour),
             config,
         }));
@@ -297,6 +319,17 @@ pub fn router(state: AppState) -> Router {
             get(ntd_api::get_hoster).put(ntd_api::update_hoster),
         )
         .route("/attribution", get(ntd_api::attribution))
+        .route("/notices", get(notices_api::list))
+        .route("/notices/{reference}", get(notices_api::get))
+        .route("/cases/{id}/checks", get(notices_api::checks))
+        .route("/templates", get(notices_api::templates))
+        .route(
+            "/templates/{kind}",
+            axum::routing::put(notices_api::save_template),
+        )
+        .route("/templates/{kind}/preview", post(notices_api::preview))
+        .route("/portal/cases", get(portal::api_cases))
+        .route("/portal/cases/{id}/response", post(portal::api_respond))
         .route("/outbox", get(control::outbox))
         .route("/orgs/{id}", axum::routing::patch(control::update_org))
         .route("/orgs", get(control::list_orgs).post(control::create_org))
@@ -314,6 +347,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(control::metrics))
         .route("/openapi.json", get(openapi::serve))
         .merge(pages::routes())
+        .merge(portal::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json") })
         .layer(middleware::from_fn(track))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

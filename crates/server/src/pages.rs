@@ -59,6 +59,7 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/cases/{id}/action", post(case_action))
         .route("/ui/hosters", get(hosters_page).post(hoster_create))
         .route("/ui/hosters/{id}", get(hoster_page).post(hoster_update))
+        .route("/ui/templates", get(templates_page).post(templates_post))
 }
 
 /// Per-address limits of the public form.
@@ -186,7 +187,7 @@ fn session_ok(secret_sha256: &[u8; 32], id: &str, expires: i64, got: &[u8]) -> b
 }
 
 /// Whether a POST comes from this site: browsers send `Sec-Fetch-Site` and `Origin`.
-fn same_site(headers: &HeaderMap) -> bool {
+pub(crate) fn same_site(headers: &HeaderMap) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
         && !matches!(site, "same-origin" | "none")
     {
@@ -232,9 +233,9 @@ fn ago(m: Millis) -> String {
 }
 
 #[derive(Debug)]
-struct Nav {
-    signed_in: bool,
-    current: &'static str,
+pub(crate) struct Nav {
+    pub(crate) signed_in: bool,
+    pub(crate) current: &'static str,
 }
 
 #[derive(Template, WebTemplate)]
@@ -245,7 +246,7 @@ struct MessagePage {
     message: String,
 }
 
-fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+pub(crate) fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
     (
         status,
         MessagePage {
@@ -260,7 +261,7 @@ fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
         .into_response()
 }
 
-fn api_error_page(e: ApiError) -> Response {
+pub(crate) fn api_error_page(e: ApiError) -> Response {
     let title = match e.status {
         StatusCode::NOT_FOUND => "Not found",
         StatusCode::CONFLICT => "Not possible now",
@@ -777,6 +778,31 @@ struct CasePage {
     can_close: bool,
     error: Option<String>,
     done: Option<String>,
+    notices: Vec<NoticeView>,
+    checks: Vec<CheckView>,
+}
+
+/// A notice on the case page.
+#[derive(Debug)]
+struct NoticeView {
+    reference: String,
+    kind: String,
+    to: String,
+    status: String,
+    queued: String,
+    sent: String,
+    attempts: i64,
+    last_error: String,
+}
+
+/// A re-check on the case page.
+#[derive(Debug)]
+struct CheckView {
+    at: String,
+    verdict: String,
+    status: String,
+    reason: String,
+    millis: u64,
 }
 
 fn case_page_from(
@@ -825,6 +851,8 @@ fn case_page_from(
         categories,
         error,
         done,
+        notices: Vec::new(),
+        checks: Vec::new(),
     }
 }
 
@@ -847,13 +875,37 @@ async fn render_case(
         .into_iter()
         .map(|h| (h.id, h.fields.name))
         .collect();
-    Ok(case_page_from(
-        d,
-        hosters,
-        categories(state).await?,
-        error,
-        done,
-    ))
+    let mut page = case_page_from(d, hosters, categories(state).await?, error, done);
+    page.notices = state
+        .notices
+        .notices(Some(id), 50)
+        .await?
+        .into_iter()
+        .map(|n| NoticeView {
+            reference: n.reference,
+            kind: n.kind.name().into(),
+            to: n.recipients.join(", "),
+            status: n.status.name().into(),
+            queued: when(n.queued_at),
+            sent: n.sent_at.map(when).unwrap_or_default(),
+            attempts: n.attempts,
+            last_error: n.last_error.unwrap_or_default(),
+        })
+        .collect();
+    page.checks = state
+        .notices
+        .checks(id, 50)
+        .await?
+        .into_iter()
+        .map(|c| CheckView {
+            at: when(c.at),
+            verdict: c.check.verdict.name().into(),
+            status: c.check.status.map(|s| s.to_string()).unwrap_or_default(),
+            reason: c.check.reason,
+            millis: c.check.millis,
+        })
+        .collect();
+    Ok(page)
 }
 
 async fn case_page(
@@ -1187,5 +1239,152 @@ async fn hoster_update(
             },
         )
             .into_response(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Notice templates
+
+#[derive(Debug)]
+struct TemplateView {
+    kind: String,
+    label: String,
+    subject: String,
+    body: String,
+    updated: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "templates.html")]
+struct TemplatesPage {
+    nav: Nav,
+    templates: Vec<TemplateView>,
+    preview: Option<(String, String, String)>,
+    error: Option<String>,
+    done: Option<String>,
+}
+
+async fn templates_view(
+    state: &AppState,
+    edited: Option<&ntd::notice::Template>,
+) -> Result<Vec<TemplateView>, ApiError> {
+    Ok(state
+        .notices
+        .templates()
+        .await?
+        .into_iter()
+        .map(|t| {
+            let shown = match edited {
+                Some(e) if e.kind == t.template.kind => e.clone(),
+                _ => t.template,
+            };
+            TemplateView {
+                kind: shown.kind.name().into(),
+                label: shown.kind.label().into(),
+                subject: shown.subject,
+                body: shown.body,
+                updated: t
+                    .updated
+                    .map(|(who, at)| format!("changed by {who}, {}", when(at)))
+                    .unwrap_or_else(|| "built-in text".into()),
+            }
+        })
+        .collect())
+}
+
+async fn templates_page(
+    State(state): State<AppState>,
+    _a: Analyst,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    match templates_view(&state, None).await {
+        Ok(templates) => TemplatesPage {
+            nav: nav("templates"),
+            templates,
+            preview: None,
+            error: None,
+            done: q.done,
+        }
+        .into_response(),
+        Err(e) => api_error_page(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TemplateForm {
+    kind: String,
+    subject: String,
+    body: String,
+    op: String,
+}
+
+async fn templates_post(
+    State(state): State<AppState>,
+    Analyst(who): Analyst,
+    Form(f): Form<TemplateForm>,
+) -> Response {
+    let Ok(kind) = f.kind.parse::<ntd::notice::NoticeKind>() else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Unknown template",
+            "No such kind of notice.",
+        );
+    };
+    // Browsers send CRLF from a textarea; templates are plain LF text.
+    let t = ntd::notice::Template {
+        kind,
+        subject: f.subject,
+        body: f.body.replace("\r\n", "\n"),
+    };
+    let rendered = crate::notices_api::try_render(&t);
+    let page = |preview, error: Option<String>, status| {
+        let state = state.clone();
+        let t = t.clone();
+        async move {
+            match templates_view(&state, Some(&t)).await {
+                Ok(templates) => (
+                    status,
+                    TemplatesPage {
+                        nav: nav("templates"),
+                        templates,
+                        preview,
+                        error,
+                        done: None,
+                    },
+                )
+                    .into_response(),
+                Err(e) => api_error_page(e),
+            }
+        }
+    };
+    match (f.op.as_str(), rendered) {
+        (_, Err(e)) => page(None, Some(e.message), StatusCode::BAD_REQUEST).await,
+        ("save", Ok(_)) => match state
+            .notices
+            .save_template(&t, &who.key_id, state.clock.now())
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(kind = kind.name(), key = %who.key_id, "notice template saved");
+                Redirect::to(&format!(
+                    "/ui/templates?done={}",
+                    urlencode(&format!(
+                        "The {} template is saved; the next {} uses it.",
+                        kind.label(),
+                        kind.label()
+                    ))
+                ))
+                .into_response()
+            }
+            Err(e) => api_error_page(e.into()),
+        },
+        (_, Ok(r)) => {
+            page(
+                Some((kind.label().to_string(), r.subject, r.text)),
+                None,
+                StatusCode::OK,
+            )
+            .await
+        }
     }
 }

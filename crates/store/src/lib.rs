@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 mod cases;
 mod common;
+mod notices;
 pub mod postgres;
 pub mod sqlite;
 #[cfg(feature = "testing")]
@@ -55,8 +56,8 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
 
 /// Everything a store does: the hash lists ([`lists::Store`]) and notice and takedown
 /// ([`ntd::CaseStore`]), over one connection pool.
-pub trait Backend: Store + ntd::CaseStore {}
-impl<T: Store + ntd::CaseStore> Backend for T {}
+pub trait Backend: Store + ntd::CaseStore + ntd::takedown::NoticeStore {}
+impl<T: Store + ntd::CaseStore + ntd::takedown::NoticeStore> Backend for T {}
 
 /// Both sides of one store, sharing its connections.
 #[derive(Debug, Clone)]
@@ -65,6 +66,8 @@ pub struct Stores {
     pub lists: Arc<dyn Store>,
     /// Reports, cases, the hosters register and attribution data.
     pub cases: Arc<dyn ntd::CaseStore>,
+    /// Notices, re-checks, hoster answers and templates.
+    pub notices: Arc<dyn ntd::takedown::NoticeStore>,
 }
 
 /// Opens (and migrates) the store at `url` for both domains.
@@ -73,7 +76,8 @@ pub async fn open_stores(url: &str, clock: Arc<dyn Clock>) -> Result<Stores, Ope
         let s = Arc::new(s);
         Stores {
             lists: Arc::clone(&s) as Arc<dyn Store>,
-            cases: s as Arc<dyn ntd::CaseStore>,
+            cases: Arc::clone(&s) as Arc<dyn ntd::CaseStore>,
+            notices: s as Arc<dyn ntd::takedown::NoticeStore>,
         }
     }
     if url.starts_with("sqlite:") {

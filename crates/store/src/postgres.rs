@@ -119,3 +119,10 @@ crate::cases::impl_ntd!(
     " FOR UPDATE",
     "SELECT pg_advisory_xact_lock(7412001)"
 );
+crate::notices::impl_notices!(
+    PgStore,
+    sqlx::Postgres,
+    sqlx::postgres::PgRow,
+    " FOR UPDATE SKIP LOCKED",
+    " FOR UPDATE"
+);

@@ -87,3 +87,4 @@ impl SqliteStore {
 crate::common::impl_store!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow, "sqlite");
 crate::trust::impl_trust!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow);
 crate::cases::impl_ntd!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow, "", "");
+crate::notices::impl_notices!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow, "", "");
