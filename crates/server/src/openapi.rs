@@ -43,6 +43,14 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/hosters/{id}"),
     ("put", "/v1/hosters/{id}"),
     ("get", "/v1/attribution"),
+    ("get", "/v1/notices"),
+    ("get", "/v1/notices/{reference}"),
+    ("get", "/v1/cases/{id}/checks"),
+    ("get", "/v1/templates"),
+    ("put", "/v1/templates/{kind}"),
+    ("post", "/v1/templates/{kind}/preview"),
+    ("get", "/v1/portal/cases"),
+    ("post", "/v1/portal/cases/{id}/response"),
     ("get", "/v1/outbox"),
     ("get", "/v1/orgs"),
     ("post", "/v1/orgs"),
@@ -1022,6 +1030,296 @@ fn ntd_schemas() -> Vec<(&'static str, Value)> {
     ]
 }
 
+const FORBIDDEN_PORTAL: (&str, &str) = (
+    "403",
+    "`forbidden`: not a hoster key, or the key's organisation is not linked to an entry of the hosters register (ask the hotline)",
+);
+
+/// What a template may use, for the descriptions of the template routes.
+const TEMPLATE_VARIABLES: &str = "Templates are MiniJinja (plain text, no auto-escaping, strict: an unknown variable is an error). Variables: `kind`, `reference`, `hoster`, `hoster_id`, `recipients`, `sent_at`, `deadline`, `norm_hours`, `hours_late`, `notified_at`, `portal_url`, `hotline.name`, `hotline.email`, `hotline.website`, `escalated_to`, `count`, `categories`, and `items`, each with `case_id`, `url`, `category`, `reported_at`, `addresses`, `notified_at`, `hours_since_notice`. Times are epoch milliseconds: show them with the `datetime` or `rfc3339` filter; `plural` makes `1 URL` / `3 URLs`.";
+
+/// Notices, re-checks, notice templates (the routes of `notices_api`) and the hoster portal's
+/// JSON API (`portal`).
+fn notice_paths() -> Vec<(&'static str, Value)> {
+    let notices = detail(
+        op(
+            "Notices, reminders and escalations, newest first",
+            WORK_CASES,
+            None,
+            json_ok("Notices with every attempt's outcome", array_of("Notice")),
+        ),
+        "One notice lists every URL of one hoster that was due in its round.",
+        vec![
+            json!({"name": "case", "in": "query", "description": "only the notices that cover this case", "schema": {"type": "integer", "format": "int64"}}),
+            json!({"name": "limit", "in": "query", "description": "default 100; cut to 1..1000", "schema": {"type": "integer", "minimum": 0}}),
+        ],
+        &[
+            (
+                "400",
+                "`invalid_request`: `case` or `limit` is not a number",
+            ),
+            FORBIDDEN_CASES,
+        ],
+    );
+    let notice = detail(
+        op(
+            "One notice as it was sent",
+            WORK_CASES,
+            None,
+            json_ok("The notice", schema_ref("Notice")),
+        ),
+        "",
+        vec![path_param(
+            "reference",
+            "the notice's reference (`N-XXXXX-XXXXX`)",
+        )],
+        &[FORBIDDEN_CASES, ("404", "`not_found`: no such notice")],
+    );
+    let checks = detail(
+        op(
+            "A case's re-checks, newest first",
+            WORK_CASES,
+            None,
+            json_ok(
+                "The latest 200 checks (none for a case never checked, or no such case)",
+                array_of("CheckRow"),
+            ),
+        ),
+        "Schoon re-fetches a notified URL (never storing the body, only its hashes) to see whether the material is gone; a notified case closes when a check finds it offline.",
+        vec![int_param("id", "path", "the case")],
+        &[
+            ("400", "`invalid_request`: the id is not a number"),
+            FORBIDDEN_CASES,
+        ],
+    );
+    let templates = detail(
+        op(
+            "The notice templates: one per kind",
+            WORK_CASES,
+            None,
+            json_ok(
+                "notice, reminder and escalation, each saved or built-in",
+                array_of("StoredTemplate"),
+            ),
+        ),
+        TEMPLATE_VARIABLES,
+        vec![],
+        &[FORBIDDEN_CASES],
+    );
+    let kind = path_param("kind", "`notice`, `reminder` or `escalation`");
+    let template_errors: [(&str, &str); 5] = [
+        (
+            "400",
+            "`invalid_request`: the template does not render against a sample notice; the message names the part (subject or body) and, where known, the line: an unknown variable (with the names notices have), a syntax error, a subject over more than one line, a source over 64 KiB, a loop that runs too long, a body over 1 MiB. `malformed_json`: not JSON, a missing field, an unknown field",
+        ),
+        FORBIDDEN_CASES,
+        (
+            "404",
+            "`not_found`: an unknown kind (use notice, reminder or escalation)",
+        ),
+        ("413", "`payload_too_large`: the body is over 2 MiB"),
+        (
+            "415",
+            "`unsupported_media_type`: the body is not `application/json`",
+        ),
+    ];
+    let save = detail(
+        op(
+            "Save the template of one kind",
+            WORK_CASES,
+            Some(json_body("TemplateSource")),
+            json_ok(
+                "The template as saved, with who saved it and when",
+                schema_ref("StoredTemplate"),
+            ),
+        ),
+        &format!(
+            "It is rendered against a sample notice first and refused if that fails, so a broken template never reaches a hoster. Notices queued from then on use it. {TEMPLATE_VARIABLES}"
+        ),
+        vec![kind.clone()],
+        &template_errors,
+    );
+    let preview = detail(
+        op(
+            "Render a template against a sample notice, without saving it",
+            WORK_CASES,
+            Some(json_body("TemplateSource")),
+            json_ok("What a hoster would get", schema_ref("TemplatePreview")),
+        ),
+        &format!(
+            "The same check as saving, so an answer here means saving would succeed. {TEMPLATE_VARIABLES}"
+        ),
+        vec![kind],
+        &template_errors,
+    );
+    let portal_cases = detail(
+        op(
+            "The hoster portal: the caller's notified cases",
+            "hoster (a key whose organisation is linked to an entry of the hosters register)",
+            None,
+            json_ok("The hoster and its cases", schema_ref("PortalCases")),
+        ),
+        "The cases whose notice went to the caller that are still open, or closed in the last 30 days: the URL, category, notice reference and deadline, never the reports, reporters or evidence. The same as the portal's page, for abuse desks that automate.",
+        vec![],
+        &[FORBIDDEN_PORTAL],
+    );
+    let respond = detail(
+        op(
+            "The hoster portal: answer a notice",
+            "hoster (a key whose organisation is linked to an entry of the hosters register)",
+            Some(json_body("HosterResponse")),
+            json_ok("The case after the answer", schema_ref("PortalCase")),
+        ),
+        "`removed` makes a re-check of the URL due at once; the case closes only when the re-check finds the URL offline (until then it stays notified, and reminders follow if the material is still there). `not_host` (naming who is) and `dispute` (with a reason) go to an analyst and stop reminders and escalations. Each answer is an event on the case's timeline; a later answer replaces the earlier one.",
+        vec![int_param("id", "path", "the case")],
+        &[
+            (
+                "400",
+                "`malformed_json` (not JSON, an unknown `response`, a missing `party` or `reason`), `invalid_request` (an empty party or reason, a text over 2000 bytes, an id that is not a number)",
+            ),
+            FORBIDDEN_PORTAL,
+            (
+                "404",
+                "`not_found`: no such case among the notices sent to this hoster",
+            ),
+            (
+                "409",
+                "`conflict`: the case is no longer open (not in state notified); the message names its state",
+            ),
+            (
+                "415",
+                "`unsupported_media_type`: the body is not `application/json`",
+            ),
+        ],
+    );
+    vec![
+        ("/v1/notices", json!({"get": notices})),
+        ("/v1/notices/{reference}", json!({"get": notice})),
+        ("/v1/cases/{id}/checks", json!({"get": checks})),
+        ("/v1/templates", json!({"get": templates})),
+        ("/v1/templates/{kind}", json!({"put": save})),
+        ("/v1/templates/{kind}/preview", json!({"post": preview})),
+        ("/v1/portal/cases", json!({"get": portal_cases})),
+        ("/v1/portal/cases/{id}/response", json!({"post": respond})),
+    ]
+}
+
+/// The schemas of [`notice_paths`].
+fn notice_schemas() -> Vec<(&'static str, Value)> {
+    let r = schema_ref;
+    let ms = |desc: &str| json!({"type": "integer", "format": "int64", "description": format!("{desc}: milliseconds since the Unix epoch")});
+    let ms_or_null = |desc: &str| json!({"type": ["integer", "null"], "format": "int64", "description": format!("{desc}: milliseconds since the Unix epoch")});
+    let int = json!({"type": "integer", "format": "int64"});
+    let text = json!({"type": "string"});
+    let source = |part: &str| json!({"type": "string", "maxLength": 65536, "description": format!("the {part}'s MiniJinja source")});
+    let free_text = |desc: &str| json!({"type": "string", "maxLength": 2000, "minLength": 1, "pattern": "\\S", "description": format!("{desc} (at most 2000 bytes)")});
+    let answer = |name: &str, required: &[&str], props: Value| {
+        let mut req = vec!["response"];
+        req.extend_from_slice(required);
+        let mut p = props;
+        p["response"] = json!({"const": name});
+        json!({"type": "object", "required": req, "properties": p})
+    };
+    vec![
+        (
+            "NoticeKind",
+            json!({"type": "string", "enum": ["notice", "reminder", "escalation"],
+            "description": "notice: right after the verdict; reminder: the removal deadline passed and the material is still there; escalation: to the upstream network or an authority"}),
+        ),
+        (
+            "Notice",
+            json!({"type": "object", "required": ["id", "reference", "kind", "hoster_id", "channel", "recipients", "subject", "body", "json", "status", "queued_at", "attempts", "last_error", "sent_at", "message_id", "case_ids"], "properties": {
+            "id": int, "reference": {"type": "string", "description": "`N-XXXXX-XXXXX`"}, "kind": r("NoticeKind"),
+            "hoster_id": {"type": "integer", "format": "int64", "description": "the party it is about (and, but for escalations, sent to)"},
+            "channel": {"type": "string", "enum": ["email", "webhook"]},
+            "recipients": {"type": "array", "items": text, "description": "e-mail addresses, or the one webhook URL"},
+            "subject": text, "body": {"type": "string", "description": "the rendered text"},
+            "json": {"type": "string", "description": "the machine-readable part (schema `schoon-notice/1`) as JSON text"},
+            "status": {"type": "string", "enum": ["queued", "sent", "failed"], "description": "queued: waiting for (another) attempt; sent: accepted by the SMTP server or the webhook; failed: given up on"},
+            "queued_at": ms("queued"), "attempts": {"type": "integer", "description": "attempts to send so far"},
+            "last_error": {"type": ["string", "null"], "description": "the last failed attempt's error"},
+            "sent_at": ms_or_null("accepted"),
+            "message_id": {"type": ["string", "null"], "description": "the e-mail's Message-ID (or the webhook's answer)"},
+            "case_ids": {"type": "array", "items": int, "description": "the cases it covers"}}}),
+        ),
+        (
+            "Verdict",
+            json!({"type": "string", "enum": ["online", "offline", "changed", "inconclusive", "refused"],
+            "description": "online: the material is still there; offline: gone (404/410/451, no such name, connection refused, a removal page); changed: the URL serves something else than at the first check; inconclusive: time-outs, server errors, access denied (tried again later); refused: not fetched, the URL or a redirect leads to an address Schoon does not connect to"}),
+        ),
+        (
+            "Check",
+            json!({"type": "object", "required": ["verdict", "reason", "status", "hops", "address", "content", "bytes", "truncated", "millis"], "properties": {
+            "verdict": r("Verdict"),
+            "reason": {"type": "string", "description": "why, in words: `HTTP 404`, `connection refused`, ..."},
+            "status": {"type": ["integer", "null"], "minimum": 0, "maximum": 65535, "description": "the last HTTP status received"},
+            "hops": {"type": "array", "items": text, "description": "the URLs tried, in order: the URL, then each redirect target"},
+            "address": {"type": ["string", "null"], "description": "the IP address the last request went to"},
+            "content": {"type": ["object", "null"], "description": "the hashes of the final 2xx body when it was read completely (never the bytes)", "required": ["sha256", "pdq"], "properties": {
+                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "pdq": {"type": ["string", "null"], "description": "64 hex digits, for an image of enough PDQ quality"}}},
+            "bytes": {"type": "integer", "minimum": 0, "description": "bytes of the final 2xx body read"},
+            "truncated": {"type": "boolean", "description": "the body was longer than the cap"},
+            "millis": {"type": "integer", "minimum": 0, "description": "how long the check took, in milliseconds"}}}),
+        ),
+        (
+            "CheckRow",
+            json!({"type": "object", "required": ["id", "case_id", "at", "check"], "properties": {
+            "id": int, "case_id": int, "at": ms("when it ran"), "check": r("Check")}}),
+        ),
+        (
+            "Template",
+            json!({"type": "object", "required": ["kind", "subject", "body"], "properties": {
+            "kind": r("NoticeKind"), "subject": source("subject"), "body": source("body")}}),
+        ),
+        (
+            "StoredTemplate",
+            json!({"type": "object", "required": ["template", "updated"], "properties": {
+            "template": r("Template"),
+            "updated": {"type": ["array", "null"], "description": "who saved it last (a key id) and when (milliseconds since the Unix epoch); null: the built-in text",
+                "prefixItems": [text, int], "minItems": 2, "maxItems": 2}}}),
+        ),
+        (
+            "TemplateSource",
+            json!({"type": "object", "required": ["subject", "body"], "additionalProperties": false, "properties": {
+            "subject": {"type": "string", "maxLength": 65536, "description": "one line; the rendered subject is flattened and cut at 200 characters"},
+            "body": source("body")}}),
+        ),
+        (
+            "TemplatePreview",
+            json!({"type": "object", "required": ["subject", "text", "json"], "properties": {
+            "subject": {"type": "string", "description": "the rendered subject"},
+            "text": {"type": "string", "description": "the rendered body"},
+            "json": {"type": "object", "description": "the sample notice's machine-readable part (schema `schoon-notice/1`), which templates do not change"}}}),
+        ),
+        (
+            "HosterResponse",
+            json!({"description": "tagged by `response`", "oneOf": [
+                answer("removed", &[], json!({"note": {"type": ["string", "null"], "maxLength": 2000, "description": "an optional remark (at most 2000 bytes)"}})),
+                answer("not_host", &["party"], json!({"party": free_text("who the host is")})),
+                answer("dispute", &["reason"], json!({"reason": free_text("why the notice is wrong")})),
+            ]}),
+        ),
+        (
+            "PortalCase",
+            json!({"type": "object", "required": ["case_id", "url", "category", "state", "reference", "notified_at", "deadline", "hoster_said", "hoster_said_at", "last_verdict", "removed_at"], "properties": {
+            "case_id": int, "url": text, "category": text, "state": r("CaseState"),
+            "reference": {"type": "string", "description": "the notice's reference"},
+            "notified_at": ms_or_null("notice sent"), "deadline": ms_or_null("removal expected by"),
+            "hoster_said": {"type": ["string", "null"], "enum": ["removed", "not_host", "dispute", null], "description": "the hoster's latest answer"},
+            "hoster_said_at": ms_or_null("answered"),
+            "last_verdict": {"oneOf": [r("Verdict"), {"type": "null"}], "description": "the latest re-check's"},
+            "removed_at": ms_or_null("removal verified")}}),
+        ),
+        (
+            "PortalCases",
+            json!({"type": "object", "required": ["hoster", "cases"], "properties": {
+            "hoster": {"type": "object", "required": ["id", "name"], "properties": {"id": int, "name": text}},
+            "cases": {"type": "array", "items": r("PortalCase")}}}),
+        ),
+    ]
+}
+
 const HEX: &str = "^([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$";
 
 /// The document.
@@ -1201,6 +1499,12 @@ pub fn document() -> &'static Value {
             doc["paths"][path] = item;
         }
         for (name, schema) in ntd_schemas() {
+            doc["components"]["schemas"][name] = schema;
+        }
+        for (path, item) in notice_paths() {
+            doc["paths"][path] = item;
+        }
+        for (name, schema) in notice_schemas() {
             doc["components"]["schemas"][name] = schema;
         }
         doc
