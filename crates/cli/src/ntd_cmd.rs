@@ -267,6 +267,10 @@ enum HostersCommand {
         /// Send notices to this webhook instead of e-mail.
         #[arg(long, value_name = "URL")]
         webhook: Option<String>,
+        /// The Schoon organisation of this hoster: its `hoster` keys can then sign in to the
+        /// hoster portal and use the portal API (the signed link in a notice works without).
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
     },
     /// Show the register.
     List {
@@ -289,10 +293,22 @@ pub async fn hosters(args: HostersArgs) -> Result<()> {
             cdn,
             country,
             webhook,
+            org,
         } => {
+            let org_id = match org {
+                Some(o) => Some(
+                    stores
+                        .lists
+                        .org_by_name(&o)
+                        .await
+                        .with_context(|| format!("--org {o:?}: no such organisation"))?
+                        .id,
+                ),
+                None => None,
+            };
             let fields = HosterFields {
                 name,
-                org_id: None,
+                org_id,
                 asns: asn,
                 prefixes: prefix,
                 abuse,
