@@ -1,4 +1,5 @@
-//! Notice and takedown, part 1: from a reported URL to the hosting provider who can remove it.
+//! Notice and takedown: from a reported URL to the hosting provider who can remove it, and on
+//! to its verified removal.
 //!
 //! The flow, and the module for each step:
 //!
@@ -14,9 +15,16 @@
 //!    network (most specific RIR range) → AS and organisation → abuse contact, with every step
 //!    and its source kept as evidence. The operator's hosters register ([`register`]) wins over
 //!    the data; CDN ranges name the CDN as the party to notify.
+//! 4. **Notices** ([`notice`], [`notifier`], [`takedown`]): one message per hoster per round
+//!    listing all its URLs, from operator-edited templates, with a JSON part and a signed link
+//!    into the hoster portal; queued in the database before sending, never sent twice.
+//! 5. **Re-checks** ([`fetch`]): SSRF-safe HTTP checks on a schedule that verify removal; the
+//!    first offline check after the notice is the case's removal time. Reminders after the
+//!    24-hour norm, escalation after 72 hours.
 //!
-//! Schoon never fetches or shows the reported material: analysts assess it in their own
-//! secured environment and record the verdict here.
+//! Schoon never shows the reported material and never stores it: analysts assess it in their
+//! own secured environment and record the verdict here. Re-checks read at most a capped
+//! prefix of the answer, keep only a verdict and hashes, and discard the bytes.
 //!
 //! The domain names no database and no web framework: storage is the [`store::CaseStore`]
 //! trait, which the `store` crate implements for SQLite and PostgreSQL.
