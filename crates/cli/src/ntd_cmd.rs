@@ -272,6 +272,12 @@ enum HostersCommand {
         #[arg(long, value_name = "ORG")]
         org: Option<String>,
     },
+    /// Print the secret a hoster's webhook checks the `Schoon-Signature` of notices with
+    /// (HMAC-SHA256; give it to the hoster over a safe channel).
+    WebhookSecret {
+        /// The register id (`schoon hosters list`).
+        id: i64,
+    },
     /// Show the register.
     List {
         /// JSON instead of a table.
@@ -326,6 +332,15 @@ pub async fn hosters(args: HostersArgs) -> Result<()> {
             .check()?;
             let h = stores.cases.create_hoster(&fields, &actor()).await?;
             println!("hoster {} created: {}", h.id, h.name);
+        }
+        HostersCommand::WebhookSecret { id } => {
+            let h = stores
+                .cases
+                .hoster(id)
+                .await?
+                .with_context(|| format!("no hoster {id} in the register"))?;
+            let master = stores.notices.secret("webhook").await?;
+            println!("{}", ntd::notifier::webhook_secret(&master, h.id));
         }
         HostersCommand::List { json } => {
             let hs = stores.cases.hosters().await?;

@@ -401,6 +401,7 @@ impl Notifier {
                     Ok(s) => s,
                     Err(e) => return retry(true, e.to_string()),
                 };
+                let secret = webhook_secret(&secret, n.hoster_id);
                 let body = n.json.as_bytes();
                 let sig = notice::sign_webhook(secret.as_bytes(), now.0 / 1000, body);
                 match self
@@ -493,6 +494,18 @@ impl Notifier {
             }
         }
     }
+}
+
+/// The secret a hoster's webhook verifies [`notice::WEBHOOK_SIGNATURE_HEADER`] with: its own,
+/// derived from the hotline's master secret (`NoticeStore::secret("webhook")`) and the
+/// register id, so one hoster's secret says nothing about another's, and no per-hoster secret
+/// needs storing. `schoon hosters webhook-secret ID` prints it for the hoster.
+pub fn webhook_secret(master: &str, hoster_id: i64) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(master.as_bytes())
+        .expect("HMAC takes any key length");
+    mac.update(format!("schoon-webhook:{hoster_id}").as_bytes());
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// The stored form of a check, with the next one scheduled at the first point of the

@@ -280,7 +280,7 @@ async fn flow(e: Env) {
 
     let hooks = site.hooks.lock().unwrap().clone();
     assert_eq!(hooks.len(), 1);
-    let secret = e.notices.secret("webhook").await.unwrap();
+    let secret = ntd::notifier::webhook_secret(&e.notices.secret("webhook").await.unwrap(), b);
     let sig = hooks[0].0["schoon-signature"].to_str().unwrap();
     ntd::notice::verify_webhook(
         secret.as_bytes(),
