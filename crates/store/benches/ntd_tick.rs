@@ -1,1 +1,865 @@
-fn main() {}
+//! Notice and takedown, the scheduler under load: 10,000 open actionable cases over 200
+//! hosters, and the [`Notifier`] ticks until it has nothing left to do. The parts are real and
+//! on loopback, as in `tests/notices.rs`: an SMTP server (aiosmtpd, [`SmtpSink`]) receives the
+//! notices, an axum HTTP server plays the 200 reported sites, a DNS server
+//! ([`ntd::testing::TestDns`]) maps the 200 host names to 127.0.0.1, and a [`ManualClock`]
+//! stands still.
+//!
+//! The workload: 200 hosters in the register (e-mail channel, one abuse address each); 10,000
+//! cases, 50 per hoster, each on its hoster's own host name (`site-NNN.example`), made
+//! actionable with the hoster named as the party. The cases were reported in one bulk report
+//! whose URLs interleave the hosters (case `i` is hoster `i % 200`'s). One page in ten answers
+//! 404 (5 per hoster), so its first re-check closes the case; the others answer 200 with a small
+//! HTML page. The notifier has the default [`NotifierConfig`]: 8 senders, 64 re-checks at once
+//! overall and 2 per host, 1,000 cases at most per notice.
+//!
+//! What one iteration times, in this order:
+//!
+//! * **the drain**: [`Notifier::plan`], [`Notifier::send_due`] and [`Notifier::check_due`]
+//!   (what [`Notifier::tick`] runs, timed one by one), again and again until a tick finds
+//!   nothing to do. Each tick's phases are kept; the ticks that did something make the drain.
+//! * **the idle tick**: that last [`Notifier::tick`], which must return
+//!   [`TickReport::default`].
+//! * **memory during the drain**: the growth of the process's peak resident set (the
+//!   high-water mark `VmHWM` is reset to the current `VmRSS` by writing `5` to
+//!   `/proc/self/clear_refs` just before, and read just after), and the peak of the bytes the
+//!   Rust heap holds above what it held before (a counting wrapper around the system allocator:
+//!   SQLite's own allocations, the page cache included, are C `malloc`s and only show in the
+//!   RSS). The HTTP and DNS servers run in this process; aiosmtpd and PostgreSQL do not.
+//! * **fetch only** (after the checks below, outside the drain's figures): the same 10,000
+//!   `Fetcher::check`s with the notifier's limits (64 overall, `per_host` per host), without
+//!   the database: what the re-check phase would cost if storing were free.
+//!
+//! After each iteration the bench checks: the ticks' reports add up to 10,000 cases noticed,
+//! as many notices sent as queued and no failure, 10,000 re-checks of which 1,000 offline;
+//! aiosmtpd received every notice, every hoster the same number, each listing only its own
+//! URLs and all 10,000 between them; the HTTP server answered exactly 10,000 re-checks; the
+//! database holds 9,000 notified and 1,000 closed cases; the idle tick did nothing.
+//!
+//! Iterations alternate two configurations that differ only in the re-check politeness:
+//! `per_host` 2 (the default) and 64 (no limit per host beyond the overall 64), in alternating
+//! order, after one warm-up iteration that is not counted. Every iteration gets a fresh copy of
+//! one database built once at the start (hosters, report, 30,000 analyst actions: this set-up is
+//! timed and printed, never counted): a file copy on SQLite, `CREATE DATABASE ... TEMPLATE` on
+//! PostgreSQL. The bench prints the medians (and the smallest and largest value) of each figure.
+//!
+//! Run with `cargo bench -p schoon-store --bench ntd_tick` (SQLite; `SCHOON_BENCH_PG=1` adds a
+//! throwaway PostgreSQL server via [`TempPostgres`]; `SCHOON_BENCH_ITERS=N` measures N
+//! iterations of each configuration, 5 by default). Needs aiosmtpd (`scripts/setup.sh --test`).
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use futures_util::StreamExt as _;
+use lists::{Clock, ManualClock, Millis};
+use mail::testing::SmtpSink;
+use ntd::case::{Action, NewReport, OutcomeStatus, Submitter, validate};
+use ntd::dns::{DnsConfig, Resolver};
+use ntd::fetch::{FetchConfig, Fetcher, Verdict};
+use ntd::notifier::{Notifier, NotifierConfig, TickReport};
+use ntd::register::{Channel, HosterFields};
+use ntd::testing::{TestDns, TestRecord};
+use ntd::{CaseState, CaseStore, Source};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use store::testing::TempPostgres;
+use tokio::sync::Semaphore;
+
+/// Hosters in the register, each with its own host name.
+const HOSTERS: usize = 200;
+/// Cases per hoster.
+const PER_HOSTER: usize = 50;
+/// Open cases.
+const CASES: usize = HOSTERS * PER_HOSTER;
+/// One page in this many answers 404 (its case closes at the first re-check).
+const GONE_EVERY: usize = 10;
+/// Cases whose page is gone.
+const GONE: usize = CASES / GONE_EVERY;
+/// When the cases were reported (2023-11-14T22:13:20Z).
+const T0: i64 = 1_700_000_000_000;
+/// When the ticks run: a minute later.
+const T1: i64 = T0 + 60_000;
+/// The two politeness settings compared.
+const PER_HOST: [usize; 2] = [2, 64];
+/// How long to wait for aiosmtpd to have written every message.
+const MAIL_WAIT: Duration = Duration::from_secs(60);
+
+// ---------------------------------------------------------------------------------------------
+// Memory
+// ---------------------------------------------------------------------------------------------
+
+/// The system allocator, counting the bytes held and their peak.
+struct Counting;
+
+static HELD: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(n: usize) {
+    let now = HELD.fetch_add(n, Ordering::Relaxed) + n;
+    PEAK.fetch_max(now, Ordering::Relaxed);
+}
+
+fn shrank(n: usize) {
+    HELD.fetch_sub(n, Ordering::Relaxed);
+}
+
+// The only unsafe code: a pass-through to `System` that counts sizes, which the allocator
+// interface can only be implemented as.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is passed on unchanged.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as above.
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) };
+        shrank(layout.size());
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as above.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                grew(new_size - layout.size());
+            } else {
+                shrank(layout.size() - new_size);
+            }
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// `VmRSS` and `VmHWM` of this process, in KiB.
+fn rss() -> (i64, i64) {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Memory marks taken just before the drain.
+struct Marks {
+    rss: i64,
+    heap: usize,
+    hwm_reset: bool,
+}
+
+impl Marks {
+    fn take() -> Marks {
+        let hwm_reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+        let heap = HELD.load(Ordering::Relaxed);
+        PEAK.store(heap, Ordering::Relaxed);
+        Marks {
+            rss: rss().0,
+            heap,
+            hwm_reset,
+        }
+    }
+
+    /// (peak RSS growth, RSS growth kept, peak heap growth, heap growth kept), in KiB.
+    fn read(&self) -> (i64, i64, i64, i64) {
+        let (now, hwm) = rss();
+        let peak = PEAK.load(Ordering::Relaxed) as i64;
+        let held = HELD.load(Ordering::Relaxed) as i64;
+        let heap = self.heap as i64;
+        (
+            if self.hwm_reset { hwm - self.rss } else { -1 },
+            now - self.rss,
+            (peak - heap) / 1024,
+            (held - heap) / 1024,
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The workload
+// ---------------------------------------------------------------------------------------------
+
+fn host(h: usize) -> String {
+    format!("site-{h:03}.example")
+}
+
+fn abuse(h: usize) -> String {
+    format!("abuse@hoster-{h:03}.example")
+}
+
+/// Case `i`'s hoster: the report interleaves them.
+fn hoster_of(i: usize) -> usize {
+    i % HOSTERS
+}
+
+fn url(i: usize, port: u16) -> String {
+    format!("http://{}:{port}/p/{i}", host(hoster_of(i)))
+}
+
+/// Whether page `i` answers 404: 5 of each hoster's 50.
+fn gone(i: usize) -> bool {
+    (i / HOSTERS).is_multiple_of(GONE_EVERY)
+}
+
+/// The reported sites: `/p/{i}` answers 404 when [`gone`], else 200 with a small page.
+async fn page(State(hits): State<Arc<AtomicUsize>>, Path(p): Path<String>) -> (StatusCode, String) {
+    hits.fetch_add(1, Ordering::Relaxed);
+    match p.parse::<usize>() {
+        Ok(i) if !gone(i) => (
+            StatusCode::OK,
+            format!(
+                "<!doctype html><html><head><title>Gallery {i}</title></head>\
+                 <body><h1>Gallery {i}</h1><p>Pictures of item {i}.</p></body></html>"
+            ),
+        ),
+        _ => (StatusCode::NOT_FOUND, "<html><body>no such page</body></html>".into()),
+    }
+}
+
+async fn start_site(hits: Arc<AtomicUsize>) -> u16 {
+    let app = Router::new().route("/p/{p}", get(page)).with_state(hits);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the site");
+    let port = listener.local_addr().expect("its port").port();
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve the site") });
+    port
+}
+
+/// Fills a fresh database: the register, the bulk report in one `submit`, then per case
+/// `Assess`, `Actionable` and `SetHoster`, `concurrency` cases at a time.
+async fn populate(cases: Arc<dyn CaseStore>, port: u16, concurrency: usize) -> (Duration, Duration) {
+    let started = Instant::now();
+    let mut hosters = Vec::with_capacity(HOSTERS);
+    for h in 0..HOSTERS {
+        let fields = HosterFields {
+            name: format!("Hoster {h:03}"),
+            abuse: vec![abuse(h)],
+            channel: Channel::Email,
+            coc_member: true,
+            ..HosterFields::default()
+        }
+        .check()
+        .expect("a valid register entry");
+        let created = cases
+            .create_hoster(&fields, "bench")
+            .await
+            .expect("create a hoster");
+        hosters.push(created.id);
+    }
+    let reports = (0..CASES)
+        .map(|i| NewReport {
+            url: url(i, port),
+            category: "csam".into(),
+            source: Source::Partner,
+            contact: None,
+            text: None,
+            external_ref: None,
+        })
+        .collect();
+    let (intakes, refused) = validate(reports, &["csam".to_string()]);
+    assert!(refused.is_empty(), "{refused:?}");
+    let outcomes = cases
+        .submit(
+            &Submitter {
+                actor: "bench".into(),
+                org_id: None,
+            },
+            intakes,
+        )
+        .await
+        .expect("submit the report");
+    assert_eq!(outcomes.len(), CASES);
+    let submitted = started.elapsed();
+    let ids: Vec<(usize, i64)> = outcomes
+        .iter()
+        .map(|o| {
+            assert_eq!(o.status, OutcomeStatus::Opened, "{o:?}");
+            (o.index, o.case_id.expect("a case"))
+        })
+        .collect();
+    let acted = Instant::now();
+    futures_util::stream::iter(ids)
+        .map(|(i, id)| {
+            let cases = Arc::clone(&cases);
+            let hoster_id = hosters[hoster_of(i)];
+            async move {
+                for action in [
+                    Action::Assess,
+                    Action::Actionable { reason: None },
+                    Action::SetHoster {
+                        hoster_id,
+                        reason: None,
+                    },
+                ] {
+                    cases.act(id, "analyst", &action).await.expect("an action");
+                }
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<()>>()
+        .await;
+    (submitted, acted.elapsed())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Databases
+// ---------------------------------------------------------------------------------------------
+
+/// Where the databases live: one template filled once, a copy per iteration.
+enum Backend {
+    Sqlite(tempfile::TempDir),
+    Postgres(TempPostgres),
+}
+
+const PG_TEMPLATE: &str = "ntd_tick_template";
+
+impl Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Builds and fills the template; returns how long the report and the actions took.
+    async fn build_template(&self, port: u16) -> (Duration, Duration) {
+        let clock = Arc::new(ManualClock::new(Millis(T0))) as Arc<dyn Clock>;
+        match self {
+            Backend::Sqlite(dir) => {
+                let url = format!("sqlite://{}", dir.path().join("template.db").display());
+                let s = Arc::new(
+                    store::SqliteStore::open(&url, clock)
+                        .await
+                        .expect("open the template"),
+                );
+                // One writer at a time: SQLite has one write lock.
+                let took = populate(Arc::clone(&s) as Arc<dyn CaseStore>, port, 1).await;
+                s.pool().close().await;
+                took
+            }
+            Backend::Postgres(pg) => {
+                let url = pg.fresh_database(PG_TEMPLATE).expect("createdb");
+                let s = Arc::new(
+                    store::PgStore::open(&url, clock)
+                        .await
+                        .expect("open the template"),
+                );
+                let took = populate(Arc::clone(&s) as Arc<dyn CaseStore>, port, 8).await;
+                s.pool().close().await;
+                took
+            }
+        }
+    }
+
+    /// A copy of the template, as database `n`.
+    async fn fresh(&self, n: usize) -> String {
+        match self {
+            Backend::Sqlite(dir) => {
+                for suffix in ["", "-wal"] {
+                    let from = dir.path().join(format!("template.db{suffix}"));
+                    if from.exists() {
+                        std::fs::copy(&from, dir.path().join(format!("b{n}.db{suffix}")))
+                            .expect("copy the template");
+                    }
+                }
+                format!("sqlite://{}", dir.path().join(format!("b{n}.db")).display())
+            }
+            Backend::Postgres(pg) => {
+                self.admin(pg, &format!("CREATE DATABASE bench_{n} TEMPLATE {PG_TEMPLATE}"))
+                    .await;
+                let base = pg.url();
+                let (server, _) = base.rsplit_once('/').expect("a database URL");
+                format!("{server}/bench_{n}")
+            }
+        }
+    }
+
+    /// Deletes database `n`.
+    async fn dispose(&self, n: usize) {
+        match self {
+            Backend::Sqlite(dir) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(dir.path().join(format!("b{n}.db{suffix}")));
+                }
+            }
+            Backend::Postgres(pg) => {
+                self.admin(pg, &format!("DROP DATABASE bench_{n} WITH (FORCE)"))
+                    .await;
+            }
+        }
+    }
+
+    async fn admin(&self, pg: &TempPostgres, sql: &str) {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(&pg.url())
+            .await
+            .expect("connect to PostgreSQL");
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One iteration
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Phases {
+    plan: Duration,
+    send: Duration,
+    check: Duration,
+}
+
+impl Phases {
+    fn total(&self) -> Duration {
+        self.plan + self.send + self.check
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct Sample {
+    /// The ticks that did something, with their phases.
+    ticks: Vec<(TickReport, Phases)>,
+    /// The last tick, which found nothing to do.
+    idle: Duration,
+    /// KiB: peak RSS growth (-1: the mark could not be reset), RSS kept, peak heap growth,
+    /// heap kept.
+    memory: (i64, i64, i64, i64),
+    /// 10,000 fetches with the same limits, no database.
+    fetch_only: Duration,
+    dns_queries: u64,
+}
+
+impl Sample {
+    fn drain(&self) -> Phases {
+        self.ticks.iter().fold(Phases::default(), |a, (_, p)| Phases {
+            plan: a.plan + p.plan,
+            send: a.send + p.send,
+            check: a.check + p.check,
+        })
+    }
+}
+
+struct Ctx {
+    rt: tokio::runtime::Runtime,
+    dns: TestDns,
+    resolver: Resolver,
+    port: u16,
+    hits: Arc<AtomicUsize>,
+}
+
+fn fetcher(resolver: &Resolver) -> Fetcher {
+    Fetcher::new(
+        resolver.clone(),
+        FetchConfig {
+            allow_loopback: true,
+            ..FetchConfig::default()
+        },
+    )
+    .expect("a fetcher")
+}
+
+fn run_one(ctx: &Ctx, backend: &Backend, n: usize, per_host: usize) -> Sample {
+    // Untimed: a fresh copy of the database, a fresh mailbox, the notifier.
+    let url = ctx.rt.block_on(backend.fresh(n));
+    let sink = SmtpSink::start().expect("aiosmtpd (scripts/setup.sh --test)");
+    let clock = Arc::new(ManualClock::new(Millis(T1)));
+    let stores = ctx
+        .rt
+        .block_on(store::open_stores(&url, Arc::clone(&clock) as Arc<dyn Clock>))
+        .expect("open the copy");
+    let mailer = mail::Mailer::new(
+        mail::SmtpConfig::parse(&sink.url(), "Hotline <hotline@schoon.example>")
+            .expect("an SMTP URL"),
+    )
+    .expect("a mailer");
+    let notifier = Notifier::new(
+        Arc::clone(&stores.cases),
+        Arc::clone(&stores.notices),
+        Some(mailer),
+        fetcher(&ctx.resolver),
+        Arc::clone(&clock) as Arc<dyn Clock>,
+        NotifierConfig {
+            portal_base: "https://hotline.example".into(),
+            per_host,
+            ..NotifierConfig::default()
+        },
+    );
+    let hits_before = ctx.hits.load(Ordering::Relaxed);
+    let queries_before = ctx.dns.queries();
+
+    let mut sample = ctx.rt.block_on(async {
+        let mut s = Sample::default();
+        let marks = Marks::take();
+        loop {
+            assert!(s.ticks.len() < 10, "still busy after 10 ticks: {:?}", s.ticks);
+            let mut r = TickReport::default();
+            let t0 = Instant::now();
+            notifier.plan(&mut r).await.expect("plan");
+            let t1 = Instant::now();
+            notifier.send_due(&mut r).await.expect("send");
+            let t2 = Instant::now();
+            notifier.check_due(&mut r).await.expect("check");
+            let t3 = Instant::now();
+            if r == TickReport::default() {
+                // Nothing done: that was the idle tick (`tick()` is exactly these three).
+                s.idle = t3 - t0;
+                break;
+            }
+            s.ticks.push((
+                r,
+                Phases {
+                    plan: t1 - t0,
+                    send: t2 - t1,
+                    check: t3 - t2,
+                },
+            ));
+        }
+        s.memory = marks.read();
+        // `tick()` itself, once more: still nothing.
+        let again = notifier.tick().await.expect("a tick");
+        assert_eq!(again, TickReport::default(), "a tick after the drain did something");
+        s
+    });
+    sample.dns_queries = ctx.dns.queries() - queries_before;
+
+    // Untimed: the end state.
+    let total = sample
+        .ticks
+        .iter()
+        .fold(TickReport::default(), |a, (r, _)| TickReport {
+            notices: a.notices + r.notices,
+            reminders: a.reminders + r.reminders,
+            escalations: a.escalations + r.escalations,
+            cases_noticed: a.cases_noticed + r.cases_noticed,
+            sent: a.sent + r.sent,
+            send_failures: a.send_failures + r.send_failures,
+            checks: a.checks + r.checks,
+            offline: a.offline + r.offline,
+        });
+    assert_eq!(total.cases_noticed, CASES, "{total:?}");
+    assert_eq!((total.reminders, total.escalations), (0, 0), "{total:?}");
+    assert_eq!(total.sent, total.notices, "{total:?}");
+    assert_eq!(total.send_failures, 0, "{total:?}");
+    assert_eq!((total.checks, total.offline), (CASES, GONE), "{total:?}");
+    assert_eq!(
+        ctx.hits.load(Ordering::Relaxed) - hits_before,
+        CASES,
+        "one HTTP request per re-check"
+    );
+    let mails = ctx
+        .rt
+        .block_on(sink.wait_for(total.sent, MAIL_WAIT))
+        .expect("every notice arrives");
+    assert_eq!(mails.len(), total.sent, "no notice twice");
+    let mut per_hoster: HashMap<String, (usize, usize)> = HashMap::new();
+    for m in &mails {
+        assert_eq!(m.to.len(), 1, "{:?}", m.to);
+        let to = &m.to[0];
+        let h: usize = to
+            .strip_prefix("abuse@hoster-")
+            .and_then(|r| r.strip_suffix(".example"))
+            .and_then(|r| r.parse().ok())
+            .unwrap_or_else(|| panic!("a notice to {to}"));
+        let json: serde_json::Value =
+            serde_json::from_slice(&m.attachments[0].bytes).expect("the JSON part");
+        let items = json["items"].as_array().expect("items");
+        for item in items {
+            let u = item["url"].as_str().expect("an item's URL");
+            assert!(u.contains(&format!("//{}:", host(h))), "{u} in a notice to {to}");
+        }
+        let e = per_hoster.entry(to.clone()).or_default();
+        e.0 += 1;
+        e.1 += items.len();
+    }
+    assert_eq!(per_hoster.len(), HOSTERS, "every hoster got notices");
+    let rounds = total.notices / HOSTERS;
+    assert_eq!(rounds * HOSTERS, total.notices);
+    for (to, (notices, items)) in &per_hoster {
+        assert_eq!(
+            (*notices, *items),
+            (rounds, PER_HOSTER),
+            "notices and URLs to {to}"
+        );
+    }
+    let counts = ctx
+        .rt
+        .block_on(stores.cases.state_counts())
+        .expect("state counts");
+    let count = |s: CaseState| {
+        counts
+            .0
+            .iter()
+            .find(|(x, _)| *x == s)
+            .map_or(0, |(_, n)| *n as usize)
+    };
+    assert_eq!(
+        (count(CaseState::Notified), count(CaseState::Closed)),
+        (CASES - GONE, GONE),
+        "{counts:?}"
+    );
+
+    // Fetch only: the same URLs with the same limits, nothing stored.
+    let started = Instant::now();
+    let offline = ctx.rt.block_on(fetch_only(ctx, per_host));
+    sample.fetch_only = started.elapsed();
+    assert_eq!(offline, GONE);
+
+    drop(notifier);
+    ctx.rt.block_on(async {
+        drop(stores);
+        backend.dispose(n).await;
+    });
+    drop(sink);
+    sample
+}
+
+/// The re-check phase's HTTP work alone: every URL once, 64 at a time and `per_host` per host,
+/// as [`Notifier::check_due`] limits it. Returns how many were offline.
+async fn fetch_only(ctx: &Ctx, per_host: usize) -> usize {
+    let fetcher = fetcher(&ctx.resolver);
+    let overall = Arc::new(Semaphore::new(64));
+    let hosts: Vec<Arc<Semaphore>> = (0..HOSTERS)
+        .map(|_| Arc::new(Semaphore::new(per_host)))
+        .collect();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..CASES {
+        let (fetcher, overall) = (fetcher.clone(), Arc::clone(&overall));
+        let host = Arc::clone(&hosts[hoster_of(i)]);
+        let u = url(i, ctx.port);
+        set.spawn(async move {
+            let _h = host.acquire_owned().await.expect("never closed");
+            let _o = overall.acquire_owned().await.expect("never closed");
+            fetcher.check(&u, None).await.verdict
+        });
+    }
+    let mut offline = 0;
+    while let Some(v) = set.join_next().await {
+        match v.expect("a fetch task") {
+            Verdict::Offline => offline += 1,
+            Verdict::Online => {}
+            v => panic!("a fetch was {v:?}"),
+        }
+    }
+    offline
+}
+
+// ---------------------------------------------------------------------------------------------
+// Figures
+// ---------------------------------------------------------------------------------------------
+
+/// Median, smallest and largest.
+fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        return (0.0, 0.0, 0.0);
+    }
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    (median, v[0], v[n - 1])
+}
+
+fn secs(samples: &[Sample], f: impl Fn(&Sample) -> Option<Duration>) -> String {
+    let v: Vec<f64> = samples
+        .iter()
+        .filter_map(|s| f(s).map(|d| d.as_secs_f64()))
+        .collect();
+    if v.is_empty() {
+        return "-".into();
+    }
+    let (m, lo, hi) = stats(v);
+    format!("{m:.2} s ({lo:.2}–{hi:.2})")
+}
+
+fn kib(samples: &[Sample], f: impl Fn(&Sample) -> i64) -> String {
+    let (m, lo, hi) = stats(samples.iter().map(|s| f(s) as f64 / 1024.0).collect());
+    format!("{m:.1} MiB ({lo:.1}–{hi:.1})")
+}
+
+fn report(backend: &str, per_host: usize, samples: &[Sample]) {
+    let first = &samples[0];
+    eprintln!(
+        "\nntd_tick/{backend}/per_host={per_host}: {} iterations; medians (smallest–largest)",
+        samples.len()
+    );
+    let ticks = samples.iter().map(|s| s.ticks.len()).max().unwrap_or(0);
+    for t in 0..ticks {
+        let r = first.ticks.get(t).map(|(r, _)| r.clone()).unwrap_or_default();
+        let at = |f: fn(&Phases) -> Duration| {
+            secs(samples, move |s| s.ticks.get(t).map(|(_, p)| f(p)))
+        };
+        eprintln!(
+            "  tick {}: {} notices ({} cases), {} sent, {} re-checks ({} offline)",
+            t + 1,
+            r.notices,
+            r.cases_noticed,
+            r.sent,
+            r.checks,
+            r.offline
+        );
+        eprintln!(
+            "    plan {}  send {}  check {}  tick {}",
+            at(|p| p.plan),
+            at(|p| p.send),
+            at(|p| p.check),
+            at(Phases::total)
+        );
+    }
+    eprintln!(
+        "  drain ({ticks} ticks): plan {}  send {}  check {}  total {}",
+        secs(samples, |s| Some(s.drain().plan)),
+        secs(samples, |s| Some(s.drain().send)),
+        secs(samples, |s| Some(s.drain().check)),
+        secs(samples, |s| Some(s.drain().total())),
+    );
+    eprintln!(
+        "  idle tick {}; fetch only (10,000 URLs, no database) {}; {} DNS queries per drain",
+        secs(samples, |s| Some(s.idle)),
+        secs(samples, |s| Some(s.fetch_only)),
+        first.dns_queries
+    );
+    if samples.iter().all(|s| s.memory.0 >= 0) {
+        eprintln!(
+            "  memory during the drain: peak RSS growth {}, RSS kept {}; peak heap growth {}, heap kept {}",
+            kib(samples, |s| s.memory.0),
+            kib(samples, |s| s.memory.1),
+            kib(samples, |s| s.memory.2),
+            kib(samples, |s| s.memory.3),
+        );
+    } else {
+        eprintln!(
+            "  memory during the drain: (VmHWM could not be reset) RSS kept {}; peak heap growth {}, heap kept {}",
+            kib(samples, |s| s.memory.1),
+            kib(samples, |s| s.memory.2),
+            kib(samples, |s| s.memory.3),
+        );
+    }
+}
+
+fn main() {
+    let measured: usize = std::env::var("SCHOON_BENCH_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let names: Vec<String> = (0..HOSTERS).map(host).collect();
+    let records: Vec<(&str, TestRecord)> = names
+        .iter()
+        .map(|n| (n.as_str(), TestRecord::A([127, 0, 0, 1].into())))
+        .collect();
+    let dns = TestDns::start(&records).expect("start the test DNS server");
+    let resolver = Resolver::new(&DnsConfig {
+        servers: vec![dns.addr()],
+        ..DnsConfig::default()
+    })
+    .expect("a resolver");
+    let hits = Arc::new(AtomicUsize::new(0));
+    let port = rt.block_on(start_site(Arc::clone(&hits)));
+    let ctx = Ctx {
+        rt,
+        dns,
+        resolver,
+        port,
+        hits,
+    };
+
+    let mut backends = vec![Backend::Sqlite(
+        tempfile::Builder::new()
+            .prefix("schoon-bench-")
+            .tempdir()
+            .expect("a temporary directory"),
+    )];
+    if std::env::var("SCHOON_BENCH_PG").is_ok_and(|v| v == "1") {
+        match TempPostgres::start() {
+            Ok(pg) => backends.push(Backend::Postgres(pg)),
+            Err(e) => eprintln!("ntd_tick: PostgreSQL skipped: {e}"),
+        }
+    } else {
+        eprintln!("ntd_tick: SQLite only; SCHOON_BENCH_PG=1 adds PostgreSQL");
+    }
+    eprintln!(
+        "ntd_tick: {CASES} actionable cases over {HOSTERS} hosters and host names, {GONE} pages \
+         gone; {measured} measured iterations per politeness setting after 1 warm-up"
+    );
+
+    let mut n = 0;
+    for backend in &backends {
+        let started = Instant::now();
+        let (submit, acts) = ctx.rt.block_on(backend.build_template(ctx.port));
+        eprintln!(
+            "ntd_tick/{}: set-up (once): register + one submit of {CASES} URLs {:.1} s, \
+             {} analyst actions {:.1} s, in all {:.1} s",
+            backend.name(),
+            submit.as_secs_f64(),
+            3 * CASES,
+            acts.as_secs_f64(),
+            started.elapsed().as_secs_f64()
+        );
+        let mut samples: HashMap<usize, Vec<Sample>> = HashMap::new();
+        n += 1;
+        let warm = run_one(&ctx, backend, n, PER_HOST[0]);
+        eprintln!(
+            "  warm-up: drain {:.2} s in {} ticks",
+            warm.drain().total().as_secs_f64(),
+            warm.ticks.len()
+        );
+        for i in 0..measured {
+            let order = if i % 2 == 0 {
+                PER_HOST
+            } else {
+                [PER_HOST[1], PER_HOST[0]]
+            };
+            for per_host in order {
+                n += 1;
+                let s = run_one(&ctx, backend, n, per_host);
+                eprintln!(
+                    "  iteration {} per_host={per_host}: drain {:.2} s in {} ticks (check phases {:.2} s), \
+                     fetch only {:.2} s",
+                    i + 1,
+                    s.drain().total().as_secs_f64(),
+                    s.ticks.len(),
+                    s.drain().check.as_secs_f64(),
+                    s.fetch_only.as_secs_f64()
+                );
+                samples.entry(per_host).or_default().push(s);
+            }
+        }
+        for per_host in PER_HOST {
+            report(backend.name(), per_host, &samples[&per_host]);
+        }
+    }
+}
