@@ -388,6 +388,11 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let notice_task = if args.ntd.no_notices {
         tracing::info!("--no-notices: this process sends no notices and runs no re-checks");
         None
+    } else if args.demo && args.trust.smtp.is_none() {
+        // The demo's hosts are fictitious (.example): re-checks would find every one "gone"
+        // and close the cases, and notices could go nowhere.
+        tracing::info!("demo without --smtp: no notices are sent and no re-checks run");
+        None
     } else {
         Some(tokio::spawn(Arc::clone(&notifier).run(
             secs(args.ntd.notice_every),
