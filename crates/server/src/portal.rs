@@ -275,6 +275,18 @@ async fn login(
         },
         rate_per_sec: None,
     };
+    if !auth.principal.can(Can::AnswerNotices) {
+        // Say what the portal needs, not the API's bare "a … key may not do this".
+        let role = key.role.to_string();
+        let article = if role.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "An"
+        } else {
+            "A"
+        };
+        return fail(&format!(
+            "{article} {role} key cannot use the hoster portal. Sign in with a key of role hoster whose organisation the hotline linked to your entry in its hosters register."
+        ));
+    }
     let h = match hoster_of_key(&state, &auth).await {
         Ok(h) => h,
         Err(e) => return fail(&e.message),
