@@ -72,9 +72,8 @@ fn ms(d: Duration) -> i64 {
 
 impl Policy {
     /// When the check after `done` checks is due, for a case notified at `notified_at`: the
-    /// schedule's offset, or for later checks the last offset plus whole intervals. Never
-    /// before `now`'s next whole minute would be pedantic; a check due in the past runs at
-    /// the next tick.
+    /// schedule's offset, or for later checks the last offset plus whole intervals. An instant
+    /// in the past means "at the next tick" (the notifier skips points it fell behind on).
     pub fn next_check(&self, notified_at: Millis, done: i64) -> Millis {
         let done = usize::try_from(done.max(0)).unwrap_or(usize::MAX);
         let offset = match self.check_offsets.get(done) {

@@ -26,9 +26,10 @@
 //!   Rust heap holds above what it held before (a counting wrapper around the system allocator:
 //!   SQLite's own allocations, the page cache included, are C `malloc`s and only show in the
 //!   RSS). The HTTP and DNS servers run in this process; aiosmtpd and PostgreSQL do not.
-//! * **fetch only** (after the checks below, outside the drain's figures): the same 10,000
-//!   `Fetcher::check`s with the notifier's limits (64 overall, `per_host` per host), without
-//!   the database: what the re-check phase would cost if storing were free.
+//! * **without the database** (after the checks below, outside the drain's figures): the
+//!   drain's notices sent again to aiosmtpd, 8 at a time (*mail only*), and the same 10,000
+//!   `Fetcher::check`s with the notifier's limits, 64 overall and `per_host` per host (*fetch
+//!   only*): what the send and re-check phases would cost if storing were free.
 //!
 //! After each iteration the bench checks: the ticks' reports add up to 10,000 cases noticed,
 //! as many notices sent as queued and no failure, 10,000 re-checks of which 1,000 offline;
@@ -42,6 +43,8 @@
 //! one database built once at the start (hosters, report, 30,000 analyst actions: this set-up is
 //! timed and printed, never counted): a file copy on SQLite, `CREATE DATABASE ... TEMPLATE` on
 //! PostgreSQL. The bench prints the medians (and the smallest and largest value) of each figure.
+//! At the end, once: the fetch-only run with all 10,000 URLs on 10 host names, `per_host` 2
+//! against 64, 3 times each: what politeness costs when a few hosts hold many URLs.
 //!
 //! Run with `cargo bench -p schoon-store --bench ntd_tick` (SQLite; `SCHOON_BENCH_PG=1` adds a
 //! throwaway PostgreSQL server via [`TempPostgres`]; `SCHOON_BENCH_ITERS=N` measures N
@@ -85,6 +88,8 @@ const T0: i64 = 1_700_000_000_000;
 const T1: i64 = T0 + 60_000;
 /// The two politeness settings compared.
 const PER_HOST: [usize; 2] = [2, 64];
+/// Host names in the fetch-only comparison of politeness with concentrated hosts.
+const CONCENTRATED: usize = 10;
 /// How long to wait for aiosmtpd to have written every message.
 const MAIL_WAIT: Duration = Duration::from_secs(60);
 
@@ -454,6 +459,8 @@ struct Sample {
     memory: (i64, i64, i64, i64),
     /// 10,000 fetches with the same limits, no database.
     fetch_only: Duration,
+    /// The drain's notices sent again to aiosmtpd, 8 at a time, no database.
+    mail_only: Duration,
     dns_queries: u64,
 }
 
@@ -626,9 +633,12 @@ fn run_one(ctx: &Ctx, backend: &Backend, n: usize, per_host: usize) -> Sample {
         "{counts:?}"
     );
 
+    // Mail only: the same messages to the same server, nothing stored.
+    sample.mail_only = ctx.rt.block_on(mail_only(&stores, &sink, total.sent));
+
     // Fetch only: the same URLs with the same limits, nothing stored.
     let started = Instant::now();
-    let offline = ctx.rt.block_on(fetch_only(ctx, per_host));
+    let offline = ctx.rt.block_on(fetch_only(ctx, HOSTERS, per_host));
     sample.fetch_only = started.elapsed();
     assert_eq!(offline, GONE);
 
@@ -641,19 +651,57 @@ fn run_one(ctx: &Ctx, backend: &Backend, n: usize, per_host: usize) -> Sample {
     sample
 }
 
+/// The send phase's SMTP work alone: the stored notices built into messages as
+/// [`Notifier::send_due`] builds them, and sent again, 8 at a time. Returns the time taken.
+async fn mail_only(stores: &store::Stores, sink: &SmtpSink, expected: usize) -> Duration {
+    let notices = stores
+        .notices
+        .notices(None, 10_000)
+        .await
+        .expect("the notices");
+    assert_eq!(notices.len(), expected);
+    let messages: Vec<mail::Message> = notices
+        .into_iter()
+        .map(|n| mail::Message {
+            to: n.recipients,
+            subject: n.subject,
+            text: n.body,
+            json: Some(("notice.json".into(), n.json)),
+            headers: vec![("X-Schoon-Ref".into(), n.reference.clone())],
+            id_local: Some(n.reference),
+        })
+        .collect();
+    let mailer = mail::Mailer::new(
+        mail::SmtpConfig::parse(&sink.url(), "Hotline <hotline@schoon.example>")
+            .expect("an SMTP URL"),
+    )
+    .expect("a mailer");
+    let started = Instant::now();
+    futures_util::stream::iter(messages)
+        .map(|m| {
+            let mailer = mailer.clone();
+            async move { mailer.send(&m).await.expect("aiosmtpd accepts") }
+        })
+        .buffer_unordered(NotifierConfig::default().send_concurrency)
+        .collect::<Vec<String>>()
+        .await;
+    started.elapsed()
+}
+
 /// The re-check phase's HTTP work alone: every URL once, 64 at a time and `per_host` per host,
-/// as [`Notifier::check_due`] limits it. Returns how many were offline.
-async fn fetch_only(ctx: &Ctx, per_host: usize) -> usize {
+/// as [`Notifier::check_due`] limits it, with the URLs on the first `hosts` host names (all
+/// 200: the workload's own). Returns how many were offline.
+async fn fetch_only(ctx: &Ctx, hosts: usize, per_host: usize) -> usize {
     let fetcher = fetcher(&ctx.resolver);
-    let overall = Arc::new(Semaphore::new(64));
-    let hosts: Vec<Arc<Semaphore>> = (0..HOSTERS)
+    let overall = Arc::new(Semaphore::new(NotifierConfig::default().check_concurrency));
+    let limits: Vec<Arc<Semaphore>> = (0..hosts)
         .map(|_| Arc::new(Semaphore::new(per_host)))
         .collect();
     let mut set = tokio::task::JoinSet::new();
     for i in 0..CASES {
         let (fetcher, overall) = (fetcher.clone(), Arc::clone(&overall));
-        let host = Arc::clone(&hosts[hoster_of(i)]);
-        let u = url(i, ctx.port);
+        let host = Arc::clone(&limits[i % hosts]);
+        let u = format!("http://{}:{}/p/{i}", self::host(i % hosts), ctx.port);
         set.spawn(async move {
             let _h = host.acquire_owned().await.expect("never closed");
             let _o = overall.acquire_owned().await.expect("never closed");
@@ -744,10 +792,15 @@ fn report(backend: &str, per_host: usize, samples: &[Sample]) {
         secs(samples, |s| Some(s.drain().total())),
     );
     eprintln!(
-        "  idle tick {}; fetch only (10,000 URLs, no database) {}; {} DNS queries per drain",
+        "  idle tick {}; {} DNS queries per drain",
         secs(samples, |s| Some(s.idle)),
-        secs(samples, |s| Some(s.fetch_only)),
         first.dns_queries
+    );
+    eprintln!(
+        "  without the database: fetch only (10,000 URLs) {}; mail only ({} notices) {}",
+        secs(samples, |s| Some(s.fetch_only)),
+        first.ticks.iter().map(|(r, _)| r.sent).sum::<usize>(),
+        secs(samples, |s| Some(s.mail_only)),
     );
     if samples.iter().all(|s| s.memory.0 >= 0) {
         eprintln!(
@@ -861,5 +914,32 @@ fn main() {
         for per_host in PER_HOST {
             report(backend.name(), per_host, &samples[&per_host]);
         }
+    }
+
+    // What politeness costs when a few hosts hold everything: the same 10,000 fetches on
+    // CONCENTRATED host names (no database, so once, not per backend).
+    let mut times: HashMap<usize, Vec<f64>> = HashMap::new();
+    for round in 0..3 {
+        let order = if round % 2 == 0 {
+            PER_HOST
+        } else {
+            [PER_HOST[1], PER_HOST[0]]
+        };
+        for per_host in order {
+            let started = Instant::now();
+            let offline = ctx.rt.block_on(fetch_only(&ctx, CONCENTRATED, per_host));
+            assert_eq!(offline, GONE);
+            times
+                .entry(per_host)
+                .or_default()
+                .push(started.elapsed().as_secs_f64());
+        }
+    }
+    for per_host in PER_HOST {
+        let (m, lo, hi) = stats(times.remove(&per_host).unwrap_or_default());
+        eprintln!(
+            "\nntd_tick: fetch only, the 10,000 URLs on {CONCENTRATED} host names, per_host={per_host}: \
+             median {m:.2} s ({lo:.2}–{hi:.2}) of 3"
+        );
     }
 }
