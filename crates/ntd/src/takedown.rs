@@ -477,3 +477,54 @@ pub trait NoticeStore: Send + Sync + std::fmt::Debug {
     /// A secret shared by all replicas, made (random, 32 bytes, hex) on first use.
     async fn secret(&self, name: &str) -> Result<String>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_is_the_offsets_then_daily() {
+        let p = Policy::default();
+        let t0 = Millis(1_000_000);
+        let at = |k| (p.next_check(t0, k).0 - t0.0) / HOUR;
+        assert_eq!(
+            (0..8).map(at).collect::<Vec<_>>(),
+            [0, 1, 6, 12, 24, 48, 72, 96]
+        );
+        assert_eq!(p.remind_at(t0).0 - t0.0, 24 * HOUR);
+        assert_eq!(p.escalate_at(t0).0 - t0.0, 72 * HOUR);
+        // Absurd counts neither panic nor wrap.
+        assert!(p.next_check(t0, i64::MAX).0 > t0.0);
+        assert_eq!(p.next_check(t0, -5), t0);
+    }
+
+    #[test]
+    fn hoster_answers_are_checked_and_explained() {
+        let ok = HosterResponse::NotHost {
+            party: "Other B.V.".into(),
+        };
+        ok.check().unwrap();
+        assert_eq!(
+            ok.message("Host A"),
+            "Host A says it is not the host; it names Other B.V."
+        );
+        for bad in [
+            HosterResponse::NotHost { party: " ".into() },
+            HosterResponse::Dispute {
+                reason: String::new(),
+            },
+            HosterResponse::Dispute {
+                reason: "x".repeat(MAX_RESPONSE_TEXT + 1),
+            },
+        ] {
+            assert!(
+                matches!(bad.check(), Err(crate::Error::Invalid(_))),
+                "{bad:?}"
+            );
+        }
+        HosterResponse::Removed { note: None }.check().unwrap();
+        let parsed: HosterResponse =
+            serde_json::from_str(r#"{"response":"dispute","reason":"legal art"}"#).unwrap();
+        assert_eq!(parsed.name(), "dispute");
+    }
+}

@@ -174,18 +174,21 @@ fn rss() -> (i64, i64) {
 struct Marks {
     rss: i64,
     heap: usize,
-    hwm_reset: bool,
+    /// Why `VmHWM` could not be reset, if it could not.
+    hwm_error: Option<String>,
 }
 
 impl Marks {
     fn take() -> Marks {
-        let hwm_reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+        let hwm_error = std::fs::write("/proc/self/clear_refs", "5")
+            .err()
+            .map(|e| e.to_string());
         let heap = HELD.load(Ordering::Relaxed);
         PEAK.store(heap, Ordering::Relaxed);
         Marks {
             rss: rss().0,
             heap,
-            hwm_reset,
+            hwm_error,
         }
     }
 
@@ -196,7 +199,11 @@ impl Marks {
         let held = HELD.load(Ordering::Relaxed) as i64;
         let heap = self.heap as i64;
         (
-            if self.hwm_reset { hwm - self.rss } else { -1 },
+            if self.hwm_error.is_none() {
+                hwm - self.rss
+            } else {
+                -1
+            },
             now - self.rss,
             (peak - heap) / 1024,
             (held - heap) / 1024,
@@ -241,7 +248,10 @@ async fn page(State(hits): State<Arc<AtomicUsize>>, Path(p): Path<String>) -> (S
                  <body><h1>Gallery {i}</h1><p>Pictures of item {i}.</p></body></html>"
             ),
         ),
-        _ => (StatusCode::NOT_FOUND, "<html><body>no such page</body></html>".into()),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "<html><body>no such page</body></html>".into(),
+        ),
     }
 }
 
@@ -257,7 +267,11 @@ async fn start_site(hits: Arc<AtomicUsize>) -> u16 {
 
 /// Fills a fresh database: the register, the bulk report in one `submit`, then per case
 /// `Assess`, `Actionable` and `SetHoster`, `concurrency` cases at a time.
-async fn populate(cases: Arc<dyn CaseStore>, port: u16, concurrency: usize) -> (Duration, Duration) {
+async fn populate(
+    cases: Arc<dyn CaseStore>,
+    port: u16,
+    concurrency: usize,
+) -> (Duration, Duration) {
     let started = Instant::now();
     let mut hosters = Vec::with_capacity(HOSTERS);
     for h in 0..HOSTERS {
@@ -395,8 +409,11 @@ impl Backend {
                 format!("sqlite://{}", dir.path().join(format!("b{n}.db")).display())
             }
             Backend::Postgres(pg) => {
-                self.admin(pg, &format!("CREATE DATABASE bench_{n} TEMPLATE {PG_TEMPLATE}"))
-                    .await;
+                self.admin(
+                    pg,
+                    &format!("CREATE DATABASE bench_{n} TEMPLATE {PG_TEMPLATE}"),
+                )
+                .await;
                 let base = pg.url();
                 let (server, _) = base.rsplit_once('/').expect("a database URL");
                 format!("{server}/bench_{n}")
@@ -459,6 +476,8 @@ struct Sample {
     memory: (i64, i64, i64, i64),
     /// 10,000 fetches with the same limits, no database.
     fetch_only: Duration,
+    /// Why the RSS high-water mark could not be reset.
+    hwm_error: Option<String>,
     /// The drain's notices sent again to aiosmtpd, 8 at a time, no database.
     mail_only: Duration,
     dns_queries: u64,
@@ -466,11 +485,13 @@ struct Sample {
 
 impl Sample {
     fn drain(&self) -> Phases {
-        self.ticks.iter().fold(Phases::default(), |a, (_, p)| Phases {
-            plan: a.plan + p.plan,
-            send: a.send + p.send,
-            check: a.check + p.check,
-        })
+        self.ticks
+            .iter()
+            .fold(Phases::default(), |a, (_, p)| Phases {
+                plan: a.plan + p.plan,
+                send: a.send + p.send,
+                check: a.check + p.check,
+            })
     }
 }
 
@@ -500,7 +521,10 @@ fn run_one(ctx: &Ctx, backend: &Backend, n: usize, per_host: usize) -> Sample {
     let clock = Arc::new(ManualClock::new(Millis(T1)));
     let stores = ctx
         .rt
-        .block_on(store::open_stores(&url, Arc::clone(&clock) as Arc<dyn Clock>))
+        .block_on(store::open_stores(
+            &url,
+            Arc::clone(&clock) as Arc<dyn Clock>,
+        ))
         .expect("open the copy");
     let mailer = mail::Mailer::new(
         mail::SmtpConfig::parse(&sink.url(), "Hotline <hotline@schoon.example>")
@@ -526,7 +550,11 @@ fn run_one(ctx: &Ctx, backend: &Backend, n: usize, per_host: usize) -> Sample {
         let mut s = Sample::default();
         let marks = Marks::take();
         loop {
-            assert!(s.ticks.len() < 10, "still busy after 10 ticks: {:?}", s.ticks);
+            assert!(
+                s.ticks.len() < 10,
+                "still busy after 10 ticks: {:?}",
+                s.ticks
+            );
             let mut r = TickReport::default();
             let t0 = Instant::now();
             notifier.plan(&mut r).await.expect("plan");
@@ -550,9 +578,14 @@ fn run_one(ctx: &Ctx, backend: &Backend, n: usize, per_host: usize) -> Sample {
             ));
         }
         s.memory = marks.read();
+        s.hwm_error = marks.hwm_error.clone();
         // `tick()` itself, once more: still nothing.
         let again = notifier.tick().await.expect("a tick");
-        assert_eq!(again, TickReport::default(), "a tick after the drain did something");
+        assert_eq!(
+            again,
+            TickReport::default(),
+            "a tick after the drain did something"
+        );
         s
     });
     sample.dns_queries = ctx.dns.queries() - queries_before;
@@ -600,7 +633,10 @@ fn run_one(ctx: &Ctx, backend: &Backend, n: usize, per_host: usize) -> Sample {
         let items = json["items"].as_array().expect("items");
         for item in items {
             let u = item["url"].as_str().expect("an item's URL");
-            assert!(u.contains(&format!("//{}:", host(h))), "{u} in a notice to {to}");
+            assert!(
+                u.contains(&format!("//{}:", host(h))),
+                "{u} in a notice to {to}"
+            );
         }
         let e = per_hoster.entry(to.clone()).or_default();
         e.0 += 1;
@@ -763,10 +799,13 @@ fn report(backend: &str, per_host: usize, samples: &[Sample]) {
     );
     let ticks = samples.iter().map(|s| s.ticks.len()).max().unwrap_or(0);
     for t in 0..ticks {
-        let r = first.ticks.get(t).map(|(r, _)| r.clone()).unwrap_or_default();
-        let at = |f: fn(&Phases) -> Duration| {
-            secs(samples, move |s| s.ticks.get(t).map(|(_, p)| f(p)))
-        };
+        let r = first
+            .ticks
+            .get(t)
+            .map(|(r, _)| r.clone())
+            .unwrap_or_default();
+        let at =
+            |f: fn(&Phases) -> Duration| secs(samples, move |s| s.ticks.get(t).map(|(_, p)| f(p)));
         eprintln!(
             "  tick {}: {} notices ({} cases), {} sent, {} re-checks ({} offline)",
             t + 1,
@@ -812,7 +851,11 @@ fn report(backend: &str, per_host: usize, samples: &[Sample]) {
         );
     } else {
         eprintln!(
-            "  memory during the drain: (VmHWM could not be reset) RSS kept {}; peak heap growth {}, heap kept {}",
+            "  memory during the drain: (VmHWM could not be reset: {}) RSS kept {}; peak heap growth {}, heap kept {}",
+            samples
+                .iter()
+                .find_map(|s| s.hwm_error.clone())
+                .unwrap_or_default(),
             kib(samples, |s| s.memory.1),
             kib(samples, |s| s.memory.2),
             kib(samples, |s| s.memory.3),
