@@ -18,14 +18,20 @@
 //! * **the drain**: [`Notifier::plan`], [`Notifier::send_due`] and [`Notifier::check_due`]
 //!   (what [`Notifier::tick`] runs, timed one by one), again and again until a tick finds
 //!   nothing to do. Each tick's phases are kept; the ticks that did something make the drain.
+//!   The planner reads at most 5,000 due cases of a kind per tick (`PLAN_BATCH` in
+//!   `ntd::notifier`), so today the drain is two ticks of 5,000 cases, each with one notice
+//!   per hoster: two notices per hoster in all. The checks below hold either way (they want
+//!   the same number of notices for every hoster, not one).
 //! * **the idle tick**: that last [`Notifier::tick`], which must return
 //!   [`TickReport::default`].
 //! * **memory during the drain**: the growth of the process's peak resident set (the
 //!   high-water mark `VmHWM` is reset to the current `VmRSS` by writing `5` to
 //!   `/proc/self/clear_refs` just before, and read just after), and the peak of the bytes the
-//!   Rust heap holds above what it held before (a counting wrapper around the system allocator:
-//!   SQLite's own allocations, the page cache included, are C `malloc`s and only show in the
-//!   RSS). The HTTP and DNS servers run in this process; aiosmtpd and PostgreSQL do not.
+//!   Rust heap holds above what it held before, over the drain and within each phase (a
+//!   counting wrapper around the system allocator). SQLite's own allocations, its page cache
+//!   included, are C `malloc`s and show only in the RSS; memory freed by earlier iterations is
+//!   reused, so the RSS grows less than the heap. The HTTP and DNS servers run in this process;
+//!   aiosmtpd and PostgreSQL do not.
 //! * **without the database** (after the checks below, outside the drain's figures): the
 //!   drain's notices sent again to aiosmtpd, 8 at a time (*mail only*), and the same 10,000
 //!   `Fetcher::check`s with the notifier's limits, 64 overall and `per_host` per host (*fetch
@@ -48,7 +54,8 @@
 //!
 //! Run with `cargo bench -p schoon-store --bench ntd_tick` (SQLite; `SCHOON_BENCH_PG=1` adds a
 //! throwaway PostgreSQL server via [`TempPostgres`]; `SCHOON_BENCH_ITERS=N` measures N
-//! iterations of each configuration, 5 by default). Needs aiosmtpd (`scripts/setup.sh --test`).
+//! iterations of each configuration, 5 by default): about 2.5 minutes after the build, 6 to 7
+//! with PostgreSQL. Needs aiosmtpd (`scripts/setup.sh --test`).
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -170,45 +177,85 @@ fn rss() -> (i64, i64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// The bytes the Rust heap holds now; its peak is reset to that.
+fn heap_mark() -> i64 {
+    let held = HELD.load(Ordering::Relaxed);
+    PEAK.store(held, Ordering::Relaxed);
+    held as i64
+}
+
 /// Memory marks taken just before the drain.
 struct Marks {
     rss: i64,
     heap: usize,
+    /// The highest heap peak seen, in bytes.
+    peak: i64,
+    /// Per phase (plan, send, check), the most the heap grew during one, in bytes.
+    phases: [i64; 3],
     /// Why `VmHWM` could not be reset, if it could not.
     hwm_error: Option<String>,
 }
 
 impl Marks {
     fn take() -> Marks {
+        let rss = rss().0;
+        // `5` sets the high-water mark to the current resident set (Linux 4.0+).
         let hwm_error = std::fs::write("/proc/self/clear_refs", "5")
             .err()
             .map(|e| e.to_string());
         let heap = HELD.load(Ordering::Relaxed);
         PEAK.store(heap, Ordering::Relaxed);
         Marks {
-            rss: rss().0,
+            rss,
             heap,
+            peak: heap as i64,
+            phases: [0; 3],
             hwm_error,
         }
     }
 
-    /// (peak RSS growth, RSS growth kept, peak heap growth, heap growth kept), in KiB.
-    fn read(&self) -> (i64, i64, i64, i64) {
-        let (now, hwm) = rss();
+    /// Notes the heap's peak during phase `k`, which began holding `start` bytes.
+    fn phase(&mut self, k: usize, start: i64) {
         let peak = PEAK.load(Ordering::Relaxed) as i64;
+        self.phases[k] = self.phases[k].max(peak - start);
+        self.peak = self.peak.max(peak);
+    }
+
+    /// What the drain added, measured from the marks.
+    fn read(&self) -> Memory {
+        let (now, hwm) = rss();
+        let peak = self.peak.max(PEAK.load(Ordering::Relaxed) as i64);
         let held = HELD.load(Ordering::Relaxed) as i64;
         let heap = self.heap as i64;
-        (
-            if self.hwm_error.is_none() {
-                hwm - self.rss
-            } else {
-                -1
-            },
-            now - self.rss,
-            (peak - heap) / 1024,
-            (held - heap) / 1024,
-        )
+        Memory {
+            rss_before: self.rss,
+            rss_peak: hwm - self.rss,
+            rss_kept: now - self.rss,
+            heap_peak: (peak - heap) / 1024,
+            heap_kept: (held - heap) / 1024,
+            heap_phases: self.phases.map(|b| b / 1024),
+            hwm_error: self.hwm_error.clone(),
+        }
     }
+}
+
+/// Memory during the drain, in KiB.
+#[derive(Clone, Debug, Default)]
+struct Memory {
+    /// `VmRSS` just before.
+    rss_before: i64,
+    /// `VmHWM` after, less `rss_before` (meaningful only when the mark was reset).
+    rss_peak: i64,
+    /// `VmRSS` after, less `rss_before`.
+    rss_kept: i64,
+    /// The most the Rust heap held above what it held before.
+    heap_peak: i64,
+    /// What the Rust heap held after, above what it held before.
+    heap_kept: i64,
+    /// The most the heap grew during one plan, send or check phase.
+    heap_phases: [i64; 3],
+    /// Why `VmHWM` could not be reset to `VmRSS`, if it could not.
+    hwm_error: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -471,13 +518,9 @@ struct Sample {
     ticks: Vec<(TickReport, Phases)>,
     /// The last tick, which found nothing to do.
     idle: Duration,
-    /// KiB: peak RSS growth (-1: the mark could not be reset), RSS kept, peak heap growth,
-    /// heap kept.
-    memory: (i64, i64, i64, i64),
+    memory: Memory,
     /// 10,000 fetches with the same limits, no database.
     fetch_only: Duration,
-    /// Why the RSS high-water mark could not be reset.
-    hwm_error: Option<String>,
     /// The drain's notices sent again to aiosmtpd, 8 at a time, no database.
     mail_only: Duration,
     dns_queries: u64,
@@ -548,7 +591,7 @@ fn run_one(ctx: &Ctx, backend: &Backend, n: usize, per_host: usize) -> Sample {
 
     let mut sample = ctx.rt.block_on(async {
         let mut s = Sample::default();
-        let marks = Marks::take();
+        let mut marks = Marks::take();
         loop {
             assert!(
                 s.ticks.len() < 10,
@@ -557,11 +600,17 @@ fn run_one(ctx: &Ctx, backend: &Backend, n: usize, per_host: usize) -> Sample {
             );
             let mut r = TickReport::default();
             let t0 = Instant::now();
+            let h = heap_mark();
             notifier.plan(&mut r).await.expect("plan");
+            marks.phase(0, h);
             let t1 = Instant::now();
+            let h = heap_mark();
             notifier.send_due(&mut r).await.expect("send");
+            marks.phase(1, h);
             let t2 = Instant::now();
+            let h = heap_mark();
             notifier.check_due(&mut r).await.expect("check");
+            marks.phase(2, h);
             let t3 = Instant::now();
             if r == TickReport::default() {
                 // Nothing done: that was the idle tick (`tick()` is exactly these three).
@@ -578,7 +627,6 @@ fn run_one(ctx: &Ctx, backend: &Backend, n: usize, per_host: usize) -> Sample {
             ));
         }
         s.memory = marks.read();
-        s.hwm_error = marks.hwm_error.clone();
         // `tick()` itself, once more: still nothing.
         let again = notifier.tick().await.expect("a tick");
         assert_eq!(
@@ -841,26 +889,24 @@ fn report(backend: &str, per_host: usize, samples: &[Sample]) {
         first.ticks.iter().map(|(r, _)| r.sent).sum::<usize>(),
         secs(samples, |s| Some(s.mail_only)),
     );
-    if samples.iter().all(|s| s.memory.0 >= 0) {
-        eprintln!(
-            "  memory during the drain: peak RSS growth {}, RSS kept {}; peak heap growth {}, heap kept {}",
-            kib(samples, |s| s.memory.0),
-            kib(samples, |s| s.memory.1),
-            kib(samples, |s| s.memory.2),
-            kib(samples, |s| s.memory.3),
-        );
-    } else {
-        eprintln!(
-            "  memory during the drain: (VmHWM could not be reset: {}) RSS kept {}; peak heap growth {}, heap kept {}",
-            samples
-                .iter()
-                .find_map(|s| s.hwm_error.clone())
-                .unwrap_or_default(),
-            kib(samples, |s| s.memory.1),
-            kib(samples, |s| s.memory.2),
-            kib(samples, |s| s.memory.3),
-        );
-    }
+    let rss_peak = match samples.iter().find_map(|s| s.memory.hwm_error.clone()) {
+        None => format!("peak RSS growth {}", kib(samples, |s| s.memory.rss_peak)),
+        Some(e) => format!("peak RSS growth unknown (VmHWM could not be reset: {e})"),
+    };
+    eprintln!(
+        "  memory during the drain: RSS before {}; {rss_peak}, RSS kept {}; peak Rust heap growth {}, \
+         heap kept {}",
+        kib(samples, |s| s.memory.rss_before),
+        kib(samples, |s| s.memory.rss_kept),
+        kib(samples, |s| s.memory.heap_peak),
+        kib(samples, |s| s.memory.heap_kept),
+    );
+    eprintln!(
+        "  peak Rust heap growth within one phase: plan {}, send {}, check {}",
+        kib(samples, |s| s.memory.heap_phases[0]),
+        kib(samples, |s| s.memory.heap_phases[1]),
+        kib(samples, |s| s.memory.heap_phases[2]),
+    );
 }
 
 fn main() {
@@ -929,9 +975,13 @@ fn main() {
         n += 1;
         let warm = run_one(&ctx, backend, n, PER_HOST[0]);
         eprintln!(
-            "  warm-up: drain {:.2} s in {} ticks",
+            "  warm-up: drain {:.2} s in {} ticks; RSS before {:.1} MiB, peak RSS growth {:.1} MiB, \
+             peak Rust heap growth {:.1} MiB",
             warm.drain().total().as_secs_f64(),
-            warm.ticks.len()
+            warm.ticks.len(),
+            warm.memory.rss_before as f64 / 1024.0,
+            warm.memory.rss_peak as f64 / 1024.0,
+            warm.memory.heap_peak as f64 / 1024.0,
         );
         for i in 0..measured {
             let order = if i % 2 == 0 {
