@@ -42,8 +42,9 @@ use tokio::sync::Semaphore;
 pub const MAX_ATTEMPTS: i64 = 30;
 /// How long a claimed notice or check is reserved for its worker.
 pub const LEASE: Duration = Duration::from_secs(300);
-/// Due cases read per planning query.
-const PLAN_BATCH: usize = 5000;
+/// Due cases read per planning query: enough that one tick puts all of a hoster's due cases
+/// into one message (a later batch would make a second notice to the same hoster).
+const PLAN_BATCH: usize = 50_000;
 
 /// Where escalations go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -181,8 +182,63 @@ impl Notifier {
         ))
     }
 
+    /// Gives actionable cases whose party attribution found outside the register (an RIR
+    /// abuse mailbox) a register entry, so they can be noticed like any other: an entry of
+    /// that name, or a new one with the party's abuse addresses (no prefixes or AS numbers:
+    /// it never changes how other URLs are attributed). Analysts can edit or merge it later.
+    pub async fn adopt_parties(&self) -> crate::Result<usize> {
+        let pending = self.notices.unregistered(PLAN_BATCH).await?;
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let mut by_name: HashMap<String, i64> = self
+            .cases
+            .hosters()
+            .await?
+            .into_iter()
+            .map(|h| (h.name.to_lowercase(), h.id))
+            .collect();
+        let now = self.clock.now();
+        for u in &pending {
+            let key = u.party.name.to_lowercase();
+            let id = match by_name.get(&key) {
+                Some(id) => *id,
+                None => {
+                    let fields = crate::register::HosterFields {
+                        name: u.party.name.clone(),
+                        abuse: u.party.abuse.clone(),
+                        notes: Some(format!(
+                            "added for a notice from the attribution data ({})",
+                            u.party.source
+                        )),
+                        ..Default::default()
+                    }
+                    .check()?;
+                    let h = match self.cases.create_hoster(&fields, "schoon").await {
+                        Ok(h) => h,
+                        // Another replica added it first.
+                        Err(crate::Error::Conflict(_)) => self
+                            .cases
+                            .hosters()
+                            .await?
+                            .into_iter()
+                            .find(|h| h.name.to_lowercase() == key)
+                            .ok_or_else(|| crate::Error::Conflict(format!("hoster {key}")))?,
+                        Err(e) => return Err(e),
+                    };
+                    tracing::info!(hoster = %h.name, "party from the attribution data added to the register");
+                    by_name.insert(key, h.id);
+                    h.id
+                }
+            };
+            self.notices.adopt_party(u.case_id, id, now).await?;
+        }
+        Ok(pending.len())
+    }
+
     /// Queues every due notice, reminder and escalation, one message per party.
     pub async fn plan(&self, report: &mut TickReport) -> crate::Result<()> {
+        self.adopt_parties().await?;
         let templates: HashMap<NoticeKind, Template> = self
             .notices
             .templates()

@@ -402,6 +402,16 @@ pub struct StoredTemplate {
     pub updated: Option<(String, Millis)>,
 }
 
+/// An actionable case whose party attribution found outside the register (an RIR abuse
+/// mailbox), as the planner reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unregistered {
+    /// The case.
+    pub case_id: i64,
+    /// The party attribution names.
+    pub party: crate::attribution::Party,
+}
+
 /// Storage for notices, re-checks, hoster answers and templates.
 #[async_trait]
 pub trait NoticeStore: Send + Sync + std::fmt::Debug {
@@ -409,6 +419,14 @@ pub trait NoticeStore: Send + Sync + std::fmt::Debug {
     /// with a party and no notice to it yet; notified cases whose reminder or escalation
     /// timer is due (and the hoster has not answered "not the host" or "dispute").
     async fn due(&self, kind: NoticeKind, now: Millis, limit: usize) -> Result<Vec<DueCase>>;
+
+    /// Actionable cases without a register party whose attribution names a party with an
+    /// abuse address, at most `limit`.
+    async fn unregistered(&self, limit: usize) -> Result<Vec<Unregistered>>;
+
+    /// Names register entry `hoster_id` as the party of an actionable case that has none
+    /// (no-op otherwise), with a timeline event.
+    async fn adopt_party(&self, case_id: i64, hoster_id: i64, now: Millis) -> Result<()>;
 
     /// Queues a notice in one transaction: the notice, its case keys, the step's timers
     /// cleared and an event on each case. [`crate::Error::Conflict`] when another planner

@@ -174,6 +174,53 @@ macro_rules! impl_notices {
                     Ok(out)
                 }
 
+                async fn unregistered(&self, limit: usize) -> Result<Vec<Unregistered>> {
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT id, attribution FROM cases WHERE state = 'actionable' AND hoster_id IS NULL \
+                         AND attribution IS NOT NULL ORDER BY opened_at, id LIMIT {}", limit.max(1))))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(nerr("cases"))?;
+                    let mut out = Vec::new();
+                    for r in &rows {
+                        let a: String = r.try_get("attribution").map_err(nerr("case"))?;
+                        let Ok(a) = serde_json::from_str::<ntd::attribution::Attribution>(&a) else { continue };
+                        if let Some(party) = a.notify.filter(|p| p.hoster_id.is_none() && !p.abuse.is_empty()) {
+                            out.push(Unregistered { case_id: r.try_get("id").map_err(nerr("case"))?, party });
+                        }
+                    }
+                    Ok(out)
+                }
+
+                async fn adopt_party(&self, case_id: i64, hoster_id: i64, now: Millis) -> Result<()> {
+                    let mut conn = self.pool.acquire().await.map_err(nerr("connection"))?;
+                    let mut tx = Self::begin_write(&mut conn).await.map_err(|e| Error::Storage(e.to_string()))?;
+                    let name: String = sqlx::query("SELECT name FROM hosters WHERE id = $1")
+                        .bind(hoster_id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(nerr("hoster"))?
+                        .try_get("name")
+                        .map_err(nerr("hoster"))?;
+                    let done = sqlx::query("UPDATE cases SET hoster_id = $1, hoster_name = $2, updated_at = $3 \
+                                            WHERE id = $4 AND hoster_id IS NULL AND state = 'actionable'")
+                        .bind(hoster_id)
+                        .bind(&name)
+                        .bind(now.0)
+                        .bind(case_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(nerr("case"))?
+                        .rows_affected();
+                    if done == 1 {
+                        event(&mut tx, case_id, now, "schoon", "hoster", None, None,
+                            &format!("party to notify: {name} (register entry #{hoster_id}, from the attribution data)"),
+                            &serde_json::json!({"hoster_id": hoster_id})).await?;
+                    }
+                    tx.commit().await.map_err(nerr("transaction"))?;
+                    Ok(())
+                }
+
                 async fn queue_notice(&self, n: &NewNotice, now: Millis) -> Result<i64> {
                     if n.case_ids.is_empty() {
                         return Err(Error::Invalid("a notice needs at least one case".into()));

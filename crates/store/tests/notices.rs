@@ -500,6 +500,95 @@ async fn templates(e: Env) {
     assert_eq!(all, 1);
 }
 
+/// A case whose party attribution found only in the RIR data (an abuse-c mailbox, not in the
+/// register) is noticed too: the party gets a register entry, once, and later cases of the
+/// same party join it.
+async fn party_outside_the_register(e: Env) {
+    let sink = SmtpSink::start().unwrap();
+    let (site, port) = start_site().await;
+    let dns = TestDns::start(&[(
+        "www.abroad.example",
+        TestRecord::A("127.0.0.1".parse().unwrap()),
+    )])
+    .unwrap();
+    site.set("r1", 200);
+    site.set("r2", 200);
+    let party = ntd::attribution::Party {
+        hoster_id: None,
+        name: "Abroad Hosting Ltd".into(),
+        abuse: vec!["abuse@abroad.example".into()],
+        coc_member: None,
+        source: "RIPE abuse-c".into(),
+    };
+    let n = notifier(&e, Some(mailer(&sink.url())), &dns);
+    for (i, path) in ["r1", "r2"].iter().enumerate() {
+        let url = format!("http://www.abroad.example:{port}/p/{path}");
+        let (ok, _) = validate(
+            vec![NewReport {
+                url: url.clone(),
+                category: "csam".into(),
+                source: Source::Public,
+                contact: None,
+                text: None,
+                external_ref: None,
+            }],
+            &["csam".to_string()],
+        );
+        let id = e
+            .cases
+            .submit(
+                &Submitter {
+                    actor: "public".into(),
+                    org_id: None,
+                },
+                ok,
+            )
+            .await
+            .unwrap()[0]
+            .case_id
+            .unwrap();
+        let mut a = e.cases.attribution(id).await.unwrap().unwrap_or_else(|| {
+            ntd::attribution::Attribution {
+                host: "www.abroad.example".into(),
+                at: e.clock.now(),
+                cnames: Vec::new(),
+                addrs: Vec::new(),
+                notify: None,
+                hoster: None,
+                cdn: None,
+                country: None,
+                evidence: Vec::new(),
+                error: None,
+            }
+        });
+        a.notify = Some(party.clone());
+        e.cases.save_attribution(id, &a).await.unwrap();
+        e.cases.act(id, "analyst", &Action::Assess).await.unwrap();
+        e.cases
+            .act(id, "analyst", &Action::Actionable { reason: None })
+            .await
+            .unwrap();
+        let r = tick(&n).await;
+        assert_eq!((r.notices, r.sent), (1, 1), "case {i}: {r:?}");
+        let c = e.cases.case(id).await.unwrap().unwrap();
+        assert_eq!(c.state, CaseState::Notified);
+        assert_eq!(c.hoster_name.as_deref(), Some("Abroad Hosting Ltd"));
+    }
+    let registered: Vec<_> = e
+        .cases
+        .hosters()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|h| h.name == "Abroad Hosting Ltd")
+        .collect();
+    assert_eq!(registered.len(), 1, "one register entry for the party");
+    assert_eq!(registered[0].abuse, ["abuse@abroad.example"]);
+    assert!(registered[0].asns.is_empty() && registered[0].prefixes.is_empty());
+    let mails = sink.wait_for(2, WAIT).await.unwrap();
+    assert!(mails.iter().all(|m| m.to == ["abuse@abroad.example"]));
+}
+
 macro_rules! scenarios {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -531,4 +620,4 @@ macro_rules! scenarios {
     };
 }
 
-scenarios!(flow, exactly_once, templates);
+scenarios!(flow, exactly_once, templates, party_outside_the_register);
