@@ -113,6 +113,45 @@ pub(crate) fn case_where(f: &ntd::case::CaseFilter) -> (String, Vec<Bind>) {
     (sql, binds)
 }
 
+/// `event(conn, case_id, at, actor, kind, from, to, message, detail)`: appends a timeline event
+/// inside the caller's transaction. Expanded inside [`impl_ntd`] and [`crate::notices`]'s
+/// macro, where `Conn` names the backend's connection type.
+macro_rules! event_fn {
+    () => {
+            #[allow(clippy::too_many_arguments)]
+            async fn event(
+                conn: &mut Conn,
+                case_id: i64,
+                at: Millis,
+                actor: &str,
+                kind: &str,
+                from: Option<CaseState>,
+                to: Option<CaseState>,
+                message: &str,
+                detail: &serde_json::Value,
+            ) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO case_events (case_id, at, actor, kind, from_state, to_state, message, detail) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(case_id)
+                .bind(at.0)
+                .bind(actor)
+                .bind(kind)
+                .bind(from.map(|s| s.name()))
+                .bind(to.map(|s| s.name()))
+                .bind(message)
+                .bind(detail.to_string())
+                .execute(&mut *conn)
+                .await
+                .map_err(nerr("case event"))?;
+                Ok(())
+            }
+    };
+}
+
+pub(crate) use event_fn;
+
 macro_rules! impl_ntd {
     ($store:ty, $db:ty, $row:ty, $for_update:literal, $serialise:literal) => {
         const _: () = {
@@ -194,35 +233,7 @@ macro_rules! impl_ntd {
                 })
             }
 
-            #[allow(clippy::too_many_arguments)]
-            async fn event(
-                conn: &mut Conn,
-                case_id: i64,
-                at: Millis,
-                actor: &str,
-                kind: &str,
-                from: Option<CaseState>,
-                to: Option<CaseState>,
-                message: &str,
-                detail: &serde_json::Value,
-            ) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO case_events (case_id, at, actor, kind, from_state, to_state, message, detail) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(case_id)
-                .bind(at.0)
-                .bind(actor)
-                .bind(kind)
-                .bind(from.map(|s| s.name()))
-                .bind(to.map(|s| s.name()))
-                .bind(message)
-                .bind(detail.to_string())
-                .execute(&mut *conn)
-                .await
-                .map_err(nerr("case event"))?;
-                Ok(())
-            }
+            $crate::cases::event_fn!();
 
             async fn bump_version(conn: &mut Conn) -> Result<()> {
                 sqlx::query("UPDATE attr_version SET value = value + 1 WHERE id = 1")

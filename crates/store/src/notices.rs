@@ -75,35 +75,7 @@ macro_rules! impl_notices {
                 rows.iter().map(|r| r.try_get::<i64, _>("case_id").map_err(nerr("notice"))).collect()
             }
 
-            #[allow(clippy::too_many_arguments)]
-            async fn event(
-                conn: &mut Conn,
-                case_id: i64,
-                at: Millis,
-                actor: &str,
-                kind: &str,
-                from: Option<CaseState>,
-                to: Option<CaseState>,
-                message: &str,
-                detail: &serde_json::Value,
-            ) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO case_events (case_id, at, actor, kind, from_state, to_state, message, detail) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(case_id)
-                .bind(at.0)
-                .bind(actor)
-                .bind(kind)
-                .bind(from.map(|s| s.name()))
-                .bind(to.map(|s| s.name()))
-                .bind(message)
-                .bind(detail.to_string())
-                .execute(&mut *conn)
-                .await
-                .map_err(nerr("case event"))?;
-                Ok(())
-            }
+            $crate::cases::event_fn!();
 
             fn portal_row(r: &$row) -> Result<PortalCase> {
                 let e = nerr("case");
