@@ -1,5 +1,5 @@
 //! Notice and takedown, the scheduler under load: 10,000 open actionable cases over 200
-//! hosters, and the [`Notifier`] ticks until it has nothing left to do. The parts are real and
+//! hosters, and one [`Notifier`] tick notices, mails and re-checks them all. The parts are real and
 //! on loopback, as in `tests/notices.rs`: an SMTP server (aiosmtpd, [`SmtpSink`]) receives the
 //! notices, an axum HTTP server plays the 200 reported sites, a DNS server
 //! ([`ntd::testing::TestDns`]) maps the 200 host names to 127.0.0.1, and a [`ManualClock`]
@@ -15,15 +15,14 @@
 //!
 //! What one iteration times, in this order:
 //!
-//! * **the drain**: [`Notifier::plan`], [`Notifier::send_due`] and [`Notifier::check_due`]
-//!   (what [`Notifier::tick`] runs, timed one by one), again and again until a tick finds
-//!   nothing to do. Each tick's phases are kept; the ticks that did something make the drain.
-//!   The planner reads at most 5,000 due cases of a kind per tick (`PLAN_BATCH` in
-//!   `ntd::notifier`), so today the drain is two ticks of 5,000 cases, each with one notice
-//!   per hoster: two notices per hoster in all. The checks below hold either way (they want
-//!   the same number of notices for every hoster, not one).
-//! * **the idle tick**: that last [`Notifier::tick`], which must return
-//!   [`TickReport::default`].
+//! * **the drain**: one tick, as [`Notifier::plan`] (which first runs
+//!   [`Notifier::adopt_parties`]: here one query that finds nothing), [`Notifier::send_due`]
+//!   and [`Notifier::check_due`], timed one by one (those three are all [`Notifier::tick`]
+//!   runs). The planner reads up to 50,000 due cases of a kind at once (`PLAN_BATCH` in
+//!   `ntd::notifier`), so this one tick queues and sends one notice of 50 cases per hoster
+//!   (200) and runs all 10,000 re-checks, each due as soon as its case's notice is sent.
+//! * **the idle tick**: the same three phases once more, which must do nothing
+//!   ([`TickReport::default`]).
 //! * **memory during the drain**: the growth of the process's peak resident set (the
 //!   high-water mark `VmHWM` is reset to the current `VmRSS` by writing `5` to
 //!   `/proc/self/clear_refs` just before, and read just after), and the peak of the bytes the
@@ -37,11 +36,11 @@
 //!   `Fetcher::check`s with the notifier's limits, 64 overall and `per_host` per host (*fetch
 //!   only*): what the send and re-check phases would cost if storing were free.
 //!
-//! After each iteration the bench checks: the ticks' reports add up to 10,000 cases noticed,
-//! as many notices sent as queued and no failure, 10,000 re-checks of which 1,000 offline;
-//! aiosmtpd received every notice, every hoster the same number, each listing only its own
-//! URLs and all 10,000 between them; the HTTP server answered exactly 10,000 re-checks; the
-//! database holds 9,000 notified and 1,000 closed cases; the idle tick did nothing.
+//! After each iteration the bench checks: the first tick noticed 10,000 cases in 200 notices,
+//! sent 200 and failed none, and ran 10,000 re-checks of which 1,000 offline; aiosmtpd
+//! received 200 notices, one per hoster, each listing exactly that hoster's 50 URLs; the HTTP
+//! server answered exactly 10,000 re-checks; the database holds 9,000 notified and 1,000
+//! closed cases; the second tick, and one more [`Notifier::tick`], did nothing.
 //!
 //! Iterations alternate two configurations that differ only in the re-check politeness:
 //! `per_host` 2 (the default) and 64 (no limit per host beyond the overall 64), in alternating
@@ -54,7 +53,7 @@
 //!
 //! Run with `cargo bench -p schoon-store --bench ntd_tick` (SQLite; `SCHOON_BENCH_PG=1` adds a
 //! throwaway PostgreSQL server via [`TempPostgres`]; `SCHOON_BENCH_ITERS=N` measures N
-//! iterations of each configuration, 5 by default): about 2.5 minutes after the build, 6 to 7
+//! iterations of each configuration, 5 by default): about 2.5 minutes after the build, about 7
 //! with PostgreSQL. Needs aiosmtpd (`scripts/setup.sh --test`).
 
 use axum::Router;
@@ -514,9 +513,10 @@ impl Phases {
 
 #[derive(Clone, Debug, Default)]
 struct Sample {
-    /// The ticks that did something, with their phases.
-    ticks: Vec<(TickReport, Phases)>,
-    /// The last tick, which found nothing to do.
+    /// The first tick's report and phases: the drain.
+    tick: TickReport,
+    phases: Phases,
+    /// The second tick, which found nothing to do.
     idle: Duration,
     memory: Memory,
     /// 10,000 fetches with the same limits, no database.
@@ -524,18 +524,6 @@ struct Sample {
     /// The drain's notices sent again to aiosmtpd, 8 at a time, no database.
     mail_only: Duration,
     dns_queries: u64,
-}
-
-impl Sample {
-    fn drain(&self) -> Phases {
-        self.ticks
-            .iter()
-            .fold(Phases::default(), |a, (_, p)| Phases {
-                plan: a.plan + p.plan,
-                send: a.send + p.send,
-                check: a.check + p.check,
-            })
-    }
 }
 
 struct Ctx {
@@ -592,12 +580,8 @@ fn run_one(ctx: &Ctx, backend: &Backend, n: usize, per_host: usize) -> Sample {
     let mut sample = ctx.rt.block_on(async {
         let mut s = Sample::default();
         let mut marks = Marks::take();
-        loop {
-            assert!(
-                s.ticks.len() < 10,
-                "still busy after 10 ticks: {:?}",
-                s.ticks
-            );
+        // Tick 1 is the drain; tick 2 must find nothing to do.
+        for t in 0..2 {
             let mut r = TickReport::default();
             let t0 = Instant::now();
             let h = heap_mark();
@@ -612,21 +596,21 @@ fn run_one(ctx: &Ctx, backend: &Backend, n: usize, per_host: usize) -> Sample {
             notifier.check_due(&mut r).await.expect("check");
             marks.phase(2, h);
             let t3 = Instant::now();
-            if r == TickReport::default() {
-                // Nothing done: that was the idle tick (`tick()` is exactly these three).
-                s.idle = t3 - t0;
-                break;
-            }
-            s.ticks.push((
-                r,
-                Phases {
+            if t == 0 {
+                s.tick = r;
+                s.phases = Phases {
                     plan: t1 - t0,
                     send: t2 - t1,
                     check: t3 - t2,
-                },
-            ));
+                };
+                // The drain's memory, without the idle tick.
+                s.memory = marks.read();
+            } else {
+                // `tick()` is exactly these three phases.
+                assert_eq!(r, TickReport::default(), "the second tick did something");
+                s.idle = t3 - t0;
+            }
         }
-        s.memory = marks.read();
         // `tick()` itself, once more: still nothing.
         let again = notifier.tick().await.expect("a tick");
         assert_eq!(
@@ -638,25 +622,23 @@ fn run_one(ctx: &Ctx, backend: &Backend, n: usize, per_host: usize) -> Sample {
     });
     sample.dns_queries = ctx.dns.queries() - queries_before;
 
-    // Untimed: the end state.
-    let total = sample
-        .ticks
-        .iter()
-        .fold(TickReport::default(), |a, (r, _)| TickReport {
-            notices: a.notices + r.notices,
-            reminders: a.reminders + r.reminders,
-            escalations: a.escalations + r.escalations,
-            cases_noticed: a.cases_noticed + r.cases_noticed,
-            sent: a.sent + r.sent,
-            send_failures: a.send_failures + r.send_failures,
-            checks: a.checks + r.checks,
-            offline: a.offline + r.offline,
-        });
-    assert_eq!(total.cases_noticed, CASES, "{total:?}");
-    assert_eq!((total.reminders, total.escalations), (0, 0), "{total:?}");
-    assert_eq!(total.sent, total.notices, "{total:?}");
-    assert_eq!(total.send_failures, 0, "{total:?}");
-    assert_eq!((total.checks, total.offline), (CASES, GONE), "{total:?}");
+    // Untimed: the end state. One tick did everything: a notice per hoster, all sent, every
+    // case re-checked.
+    let total = sample.tick.clone();
+    assert_eq!(
+        TickReport {
+            notices: HOSTERS,
+            reminders: 0,
+            escalations: 0,
+            cases_noticed: CASES,
+            sent: HOSTERS,
+            send_failures: 0,
+            checks: CASES,
+            offline: GONE,
+        },
+        total,
+        "the first tick"
+    );
     assert_eq!(
         ctx.hits.load(Ordering::Relaxed) - hits_before,
         CASES,
@@ -690,13 +672,11 @@ fn run_one(ctx: &Ctx, backend: &Backend, n: usize, per_host: usize) -> Sample {
         e.0 += 1;
         e.1 += items.len();
     }
-    assert_eq!(per_hoster.len(), HOSTERS, "every hoster got notices");
-    let rounds = total.notices / HOSTERS;
-    assert_eq!(rounds * HOSTERS, total.notices);
+    assert_eq!(per_hoster.len(), HOSTERS, "every hoster got a notice");
     for (to, (notices, items)) in &per_hoster {
         assert_eq!(
             (*notices, *items),
-            (rounds, PER_HOSTER),
+            (1, PER_HOSTER),
             "notices and URLs to {to}"
         );
     }
@@ -845,48 +825,27 @@ fn report(backend: &str, per_host: usize, samples: &[Sample]) {
         "\nntd_tick/{backend}/per_host={per_host}: {} iterations; medians (smallest–largest)",
         samples.len()
     );
-    let ticks = samples.iter().map(|s| s.ticks.len()).max().unwrap_or(0);
-    for t in 0..ticks {
-        let r = first
-            .ticks
-            .get(t)
-            .map(|(r, _)| r.clone())
-            .unwrap_or_default();
-        let at =
-            |f: fn(&Phases) -> Duration| secs(samples, move |s| s.ticks.get(t).map(|(_, p)| f(p)));
-        eprintln!(
-            "  tick {}: {} notices ({} cases), {} sent, {} re-checks ({} offline)",
-            t + 1,
-            r.notices,
-            r.cases_noticed,
-            r.sent,
-            r.checks,
-            r.offline
-        );
-        eprintln!(
-            "    plan {}  send {}  check {}  tick {}",
-            at(|p| p.plan),
-            at(|p| p.send),
-            at(|p| p.check),
-            at(Phases::total)
-        );
-    }
+    let r = &first.tick;
     eprintln!(
-        "  drain ({ticks} ticks): plan {}  send {}  check {}  total {}",
-        secs(samples, |s| Some(s.drain().plan)),
-        secs(samples, |s| Some(s.drain().send)),
-        secs(samples, |s| Some(s.drain().check)),
-        secs(samples, |s| Some(s.drain().total())),
+        "  tick 1 (the drain): {} notices ({} cases), {} sent, {} re-checks ({} offline)",
+        r.notices, r.cases_noticed, r.sent, r.checks, r.offline
     );
     eprintln!(
-        "  idle tick {}; {} DNS queries per drain",
+        "    plan {}  send {}  check {}  tick {}",
+        secs(samples, |s| Some(s.phases.plan)),
+        secs(samples, |s| Some(s.phases.send)),
+        secs(samples, |s| Some(s.phases.check)),
+        secs(samples, |s| Some(s.phases.total())),
+    );
+    eprintln!(
+        "  tick 2 (idle) {}; {} DNS queries per drain",
         secs(samples, |s| Some(s.idle)),
         first.dns_queries
     );
     eprintln!(
         "  without the database: fetch only (10,000 URLs) {}; mail only ({} notices) {}",
         secs(samples, |s| Some(s.fetch_only)),
-        first.ticks.iter().map(|(r, _)| r.sent).sum::<usize>(),
+        first.tick.sent,
         secs(samples, |s| Some(s.mail_only)),
     );
     let rss_peak = match samples.iter().find_map(|s| s.memory.hwm_error.clone()) {
@@ -975,10 +934,9 @@ fn main() {
         n += 1;
         let warm = run_one(&ctx, backend, n, PER_HOST[0]);
         eprintln!(
-            "  warm-up: drain {:.2} s in {} ticks; RSS before {:.1} MiB, peak RSS growth {:.1} MiB, \
+            "  warm-up: drain {:.2} s; RSS before {:.1} MiB, peak RSS growth {:.1} MiB, \
              peak Rust heap growth {:.1} MiB",
-            warm.drain().total().as_secs_f64(),
-            warm.ticks.len(),
+            warm.phases.total().as_secs_f64(),
             warm.memory.rss_before as f64 / 1024.0,
             warm.memory.rss_peak as f64 / 1024.0,
             warm.memory.heap_peak as f64 / 1024.0,
@@ -993,12 +951,11 @@ fn main() {
                 n += 1;
                 let s = run_one(&ctx, backend, n, per_host);
                 eprintln!(
-                    "  iteration {} per_host={per_host}: drain {:.2} s in {} ticks (check phases {:.2} s), \
+                    "  iteration {} per_host={per_host}: drain {:.2} s (check phase {:.2} s), \
                      fetch only {:.2} s",
                     i + 1,
-                    s.drain().total().as_secs_f64(),
-                    s.ticks.len(),
-                    s.drain().check.as_secs_f64(),
+                    s.phases.total().as_secs_f64(),
+                    s.phases.check.as_secs_f64(),
                     s.fetch_only.as_secs_f64()
                 );
                 samples.entry(per_host).or_default().push(s);
