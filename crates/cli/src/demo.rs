@@ -205,6 +205,99 @@ pub async fn analyst_key(store: &dyn lists::Store) -> Result<String> {
     Ok(new.token().to_string())
 }
 
+/// Sends the demo notice for an actionable case and writes what followed, as the notifier
+/// would have: the notice, a reminder after 24 h and an escalation after 72 h while the URL
+/// stayed online, and the re-check that found it gone. Code-of-conduct members are mostly
+/// fast; the others slower, and some never remove (those cases are still open).
+async fn takedown(
+    notices: &Arc<dyn ntd::takedown::NoticeStore>,
+    cases: &Arc<dyn ntd::CaseStore>,
+    clock: &ManualClock,
+    rng: &mut Lcg,
+    case_id: i64,
+    h: &Demo,
+    now: i64,
+) -> Result<()> {
+    use ntd::notice::NoticeKind;
+    use ntd::takedown::{Channel, NewNotice, Policy, SendOutcome};
+    let Some(c) = cases.case(case_id).await? else {
+        return Ok(());
+    };
+    let Some(hoster_id) = c.hoster_id else {
+        return Ok(());
+    };
+    let policy = Policy::default();
+    let hour = 3_600_000_i64;
+    let send = |kind: NoticeKind| {
+        let reference = ntd::notice::new_notice_reference();
+        NewNotice {
+            subject: format!("{} {reference}: 1 URL", kind.label()),
+            body: format!("(demo) {} about {}\n", kind.label(), c.url),
+            json: "{}".into(),
+            reference,
+            kind,
+            hoster_id,
+            channel: Channel::Email,
+            recipients: vec![format!("abuse@{}.example", h.domain)],
+            case_ids: vec![case_id],
+        }
+    };
+    clock.advance(rng.below(2 * hour as u64) as i64 + 600_000);
+    let notified = clock.now().0;
+    let n = send(NoticeKind::Notice);
+    let id = notices.queue_notice(&n, clock.now()).await?;
+    clock.advance(5_000);
+    let outcome = SendOutcome::Sent(format!("<{}@hotline.example>", n.reference));
+    notices
+        .finish_notice(id, clock.now(), &outcome, &policy)
+        .await?;
+    // Hours until the material is gone; None: never.
+    let delay = match (h.coc, rng.below(20)) {
+        (_, 0) => None,
+        (true, r) if r < 15 => Some(rng.below(20) as i64 + 1),
+        (true, _) => Some(rng.below(60) as i64 + 20),
+        (false, r) if r < 8 => Some(rng.below(24) as i64 + 2),
+        (false, r) if r < 16 => Some(rng.below(70) as i64 + 24),
+        (false, _) => Some(rng.below(200) as i64 + 72),
+    };
+    let gone = delay.map(|d| notified + d * hour + rng.below(hour as u64) as i64);
+    for (kind, after) in [(NoticeKind::Reminder, 24), (NoticeKind::Escalation, 72)] {
+        let due = notified + after * hour;
+        if due < now && gone.is_none_or(|g| g > due) {
+            clock.set(Millis(due + 60_000));
+            let n = send(kind);
+            let id = notices.queue_notice(&n, clock.now()).await?;
+            let outcome = SendOutcome::Sent(format!("<{}@hotline.example>", n.reference));
+            notices
+                .finish_notice(id, clock.now(), &outcome, &policy)
+                .await?;
+        }
+    }
+    if let Some(g) = gone.filter(|g| *g < now) {
+        clock.set(Millis(g));
+        let check = ntd::fetch::Check {
+            verdict: ntd::fetch::Verdict::Offline,
+            reason: "HTTP 404".into(),
+            status: Some(404),
+            hops: vec![c.url.clone()],
+            address: None,
+            content: None,
+            bytes: 0,
+            truncated: false,
+            millis: 40,
+        };
+        notices
+            .save_checks(&[ntd::takedown::CheckRecord {
+                case_id,
+                at: clock.now(),
+                check,
+                next: clock.now(),
+            }])
+            .await?;
+    }
+    Ok(())
+}
+
 /// Sets up the demo cases (once per database: skipped when the register has entries).
 pub async fn cases(db_url: &str) -> Result<()> {
     let clock = Arc::new(ManualClock::new(Millis::now()));
@@ -437,7 +530,11 @@ pub async fn cases(db_url: &str) -> Result<()> {
             }
         };
         let closes = !matches!(verdict, Action::Actionable { .. }) && age_days > 30;
+        let actionable = matches!(verdict, Action::Actionable { .. });
         cases.act(case_id, "demo-analyst", &verdict).await?;
+        if actionable && age_days >= 3 {
+            takedown(&stores.notices, &cases, &clock, &mut rng, case_id, h, now).await?;
+        }
         if closes {
             clock.advance(86_400_000 * 7);
             cases
