@@ -184,13 +184,20 @@ impl Browser {
         }
     }
 
-    /// The (rendered) text of the first element matching css (waits for it).
+    /// The (rendered) text of the first element matching css (waits for it). An element of
+    /// the page a click is leaving can go stale between finding and reading it; then the
+    /// element is looked up again on the new page.
     pub async fn text(&self, css: &str) -> String {
-        self.find(css)
-            .await
-            .text()
-            .await
-            .unwrap_or_else(|e| panic!("text of {css:?}: {e}"))
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.find(css).await.text().await {
+                Ok(t) => return t,
+                Err(e) if Instant::now() < deadline && e.to_string().contains("stale") => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("text of {css:?}: {e}"),
+            }
+        }
     }
 
     /// Types into a form field found by css (clears it first).
