@@ -220,21 +220,7 @@ async fn report_to_removal_and_a_late_case() {
     b.click("#signin").await;
     b.click("#do-assess").await;
     b.click("#do-actionable").await;
-    // Only the page after the verdict has the "Actionable: illegal" state badge.
-    let started = Instant::now();
-    while b
-        .find("#state")
-        .await
-        .attr("data-state")
-        .await
-        .ok()
-        .flatten()
-        .as_deref()
-        != Some("actionable")
-    {
-        assert!(started.elapsed() < WAIT, "the verdict was not recorded");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    b.wait_attr("#state", "data-state", "actionable").await;
     for action in [json!({"action": "assess"}), json!({"action": "actionable"})] {
         let (s, body) = api(
             &addr,

@@ -306,28 +306,12 @@ async fn report_assess_and_attribute_in_the_browser() {
 
     // Assess and record the verdict.
     b.click("#do-assess").await;
-    assert_eq!(
-        b.find("#state")
-            .await
-            .attr("data-state")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("assessing")
-    );
+    b.wait_attr("#state", "data-state", "assessing").await;
     b.fill("#actionable-reason", "confirmed by two analysts")
         .await;
     b.click("#do-actionable").await;
+    b.wait_attr("#state", "data-state", "actionable").await;
     assert!(b.text("#done").await.contains("saved"));
-    assert_eq!(
-        b.find("#state")
-            .await
-            .attr("data-state")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("actionable")
-    );
     let timeline = b.text("#timeline").await;
     assert!(
         timeline.contains("Assessing → Actionable: confirmed by two analysts"),

@@ -200,6 +200,25 @@ impl Browser {
         }
     }
 
+    /// Waits (up to [`WAIT`]) until the first element matching css has attribute `name` equal
+    /// to `want`: after a click that navigates, the old page's element may be read first, or
+    /// go stale while being read.
+    pub async fn wait_attr(&self, css: &str, name: &str, want: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let last = match self.find(css).await.attr(name).await {
+                Ok(v) if v.as_deref() == Some(want) => return,
+                Ok(v) => Some(format!("{v:?}")),
+                Err(e) => Some(e.to_string()),
+            };
+            assert!(
+                Instant::now() < deadline,
+                "{css} never had {name}={want:?} within {WAIT:?} (last: {last:?})"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Types into a form field found by css (clears it first).
     pub async fn fill(&self, css: &str, value: &str) {
         let field = self.find(css).await;
