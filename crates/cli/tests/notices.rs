@@ -205,6 +205,7 @@ async fn report_to_removal_and_a_late_case() {
             "Police unit <police@authority.example>",
             "--test-clock-file",
             &clock_arg,
+            "--metrics-public",
         ],
     );
     let base = format!("http://{addr}");
@@ -360,6 +361,21 @@ async fn report_to_removal_and_a_late_case() {
         kinds.iter().filter(|k| **k == "escalation").count(),
         1,
         "{kinds:?}"
+    );
+
+    // The scheduler's work shows in the metrics.
+    let (_, metrics) = common::http(&addr, "GET", "/metrics", "", "text/plain", "");
+    let metrics = metrics.as_str().unwrap_or_default().to_string();
+    for line in [
+        "schoon_notices_sent_total{kind=\"notice\"} 2",
+        "schoon_notices_sent_total{kind=\"reminder\"} 1",
+        "schoon_notices_sent_total{kind=\"escalation\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} missing in:\n{metrics}");
+    }
+    assert!(
+        metrics.contains("schoon_rechecks_total{verdict=\"offline\"} 1"),
+        "{metrics}"
     );
 
     b.close().await;

@@ -157,12 +157,14 @@ impl Notifier {
 
     /// Plans, sends and re-checks once.
     pub async fn tick(&self) -> crate::Result<TickReport> {
+        let started = std::time::Instant::now();
         let mut report = TickReport::default();
         self.plan(&mut report).await?;
         self.send_due(&mut report).await?;
         self.check_due(&mut report).await?;
         // Re-checks may have made reminders moot or escalations due; sending them waits for
         // the next tick, which is seconds away.
+        metrics::histogram!("schoon_notice_tick_seconds").record(started.elapsed().as_secs_f64());
         Ok(report)
     }
 
@@ -398,6 +400,18 @@ impl Notifier {
                 return Ok((sent, failed));
             };
             let outcome = self.send_one(&n).await;
+            let kind = n.kind.name();
+            match &outcome {
+                SendOutcome::Sent(_) => {
+                    metrics::counter!("schoon_notices_sent_total", "kind" => kind).increment(1)
+                }
+                SendOutcome::Retry(..) => {
+                    metrics::counter!("schoon_notice_retries_total", "kind" => kind).increment(1)
+                }
+                SendOutcome::Failed(_) => {
+                    metrics::counter!("schoon_notices_failed_total", "kind" => kind).increment(1)
+                }
+            }
             match &outcome {
                 SendOutcome::Sent(id) => {
                     sent += 1;
@@ -515,6 +529,10 @@ impl Notifier {
                 Ok(rec) => records.push(rec),
                 Err(e) => tracing::error!(error = %e, "a re-check task failed"),
             }
+        }
+        for r in &records {
+            metrics::counter!("schoon_rechecks_total", "verdict" => r.check.verdict.name())
+                .increment(1);
         }
         report.checks += records.len();
         report.offline += records
