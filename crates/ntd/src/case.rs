@@ -359,11 +359,17 @@ pub fn validate(reports: Vec<NewReport>, categories: &[String]) -> (Vec<Intake>,
 /// A fresh report reference: `R-` and 10 characters of Crockford base32 (50 random bits), easy
 /// to read out on the phone and impossible to guess.
 pub fn new_reference() -> String {
+    reference_with("R-")
+}
+
+/// `prefix` and 10 characters of Crockford base32 (50 random bits) in two groups of five:
+/// the form of every reference Schoon hands out (reports `R-`, notices `N-`).
+pub(crate) fn reference_with(prefix: &str) -> String {
     const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).expect("the system's random source works");
     let mut n = u64::from_le_bytes(bytes);
-    let mut out = String::from("R-");
+    let mut out = String::from(prefix);
     for i in 0..10 {
         if i == 5 {
             out.push('-');

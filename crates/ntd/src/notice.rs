@@ -333,19 +333,7 @@ pub struct NoticeDoc {
 /// A fresh notice reference: `N-` and 10 characters of Crockford base32 (50 random bits),
 /// easy to read out on the phone and impossible to guess, e.g. `N-7K3QD-M2X9P`.
 pub fn new_notice_reference() -> String {
-    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).expect("the system's random source works");
-    let mut n = u64::from_le_bytes(bytes);
-    let mut out = String::from("N-");
-    for i in 0..10 {
-        if i == 5 {
-            out.push('-');
-        }
-        out.push(ALPHABET[(n & 31) as usize] as char);
-        n >>= 5;
-    }
-    out
+    crate::case::reference_with("N-")
 }
 
 // ---------------------------------------------------------------------------------------
