@@ -23,30 +23,11 @@ use ntd::testing::{TestDns, TestRecord};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const HOUR_MS: i64 = 3_600_000;
 const WAIT: Duration = Duration::from_secs(30);
-
-fn schoon(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_schoon"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "schoon failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// The reported sites: each path answers the status set for it (200 with a page by default).
 #[derive(Clone, Default)]
@@ -77,28 +58,8 @@ async fn serve_site(site: &Site, ip: Ipv4Addr) -> u16 {
     port
 }
 
-fn analyst_key(db: &str) -> String {
-    let out = ok(schoon(&[
-        "keys",
-        "create",
-        "--db",
-        db,
-        "--org",
-        "Hotline",
-        "--create-org",
-        "hotline",
-        "--role",
-        "analyst",
-    ]));
-    out.lines()
-        .find(|l| l.starts_with("schoon_"))
-        .expect("the key is printed")
-        .trim()
-        .to_string()
-}
-
 fn add_hoster(db: &str, name: &str, prefix: &str, abuse: &str) {
-    ok(schoon(&[
+    common::ok(common::schoon(&[
         "hosters", "add", name, "--db", db, "--prefix", prefix, "--abuse", abuse, "--coc",
     ]));
 }
@@ -172,7 +133,7 @@ async fn report_to_removal_and_a_late_case() {
         ),
     ])
     .unwrap();
-    let key = analyst_key(&db);
+    let key = common::analyst_key(&db);
     add_hoster(
         &db,
         "Hoster A B.V.",
@@ -396,7 +357,7 @@ async fn a_notice_queued_when_the_service_dies_is_sent_once() {
         TestRecord::A(Ipv4Addr::new(127, 0, 0, 1)),
     )])
     .unwrap();
-    let key = analyst_key(&db);
+    let key = common::analyst_key(&db);
     add_hoster(
         &db,
         "Hoster A B.V.",

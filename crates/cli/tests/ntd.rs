@@ -11,7 +11,6 @@ use common::browser::Browser;
 use ntd::testing::{TestDns, TestRecord};
 use std::net::Ipv4Addr;
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 const IP2ASN: &str = "192.0.2.0\t192.0.2.255\t64500\tNL\tHOSTERA Hoster A B.V.\n\
@@ -41,24 +40,6 @@ e-mail:         unread@ripe.net
 source:         RIPE
 ";
 
-fn schoon(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_schoon"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "schoon failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
@@ -69,7 +50,7 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 fn set_up(dir: &Path, db: &str) -> String {
     let ip2asn = write(dir, "ip2asn.tsv", IP2ASN);
     let rpsl = write(dir, "ripe.db", RPSL);
-    let out = ok(schoon(&[
+    let out = common::ok(common::schoon(&[
         "attribution",
         "load",
         "--db",
@@ -84,7 +65,7 @@ fn set_up(dir: &Path, db: &str) -> String {
         out.contains("rpsl: 1 networks (1 with their own abuse mailbox)"),
         "{out}"
     );
-    ok(schoon(&[
+    common::ok(common::schoon(&[
         "hosters",
         "add",
         "Hoster A B.V.",
@@ -100,7 +81,7 @@ fn set_up(dir: &Path, db: &str) -> String {
         "--country",
         "NL",
     ]));
-    ok(schoon(&[
+    common::ok(common::schoon(&[
         "hosters",
         "add",
         "FastEdge CDN",
@@ -112,23 +93,7 @@ fn set_up(dir: &Path, db: &str) -> String {
         "--abuse",
         "abuse@fastedge.example",
     ]));
-    let out = ok(schoon(&[
-        "keys",
-        "create",
-        "--db",
-        db,
-        "--org",
-        "Hotline",
-        "--create-org",
-        "hotline",
-        "--role",
-        "analyst",
-    ]));
-    out.lines()
-        .find(|l| l.starts_with("schoon_"))
-        .expect("the key is printed")
-        .trim()
-        .to_string()
+    common::analyst_key(db)
 }
 
 fn dns() -> TestDns {
@@ -163,7 +128,7 @@ fn a_bad_data_file_is_refused_with_its_line_and_the_old_data_stays() {
         "bad.tsv",
         "192.0.2.0\t192.0.2.255\t64500\tNL\tA\n198.51.100.0\t198.51.100.255\t64501\tDE\tB\n203.0.113.9\tnot-an-ip\t64510\tNL\tC\n",
     );
-    let out = schoon(&["attribution", "load", "--db", &db, "--ip2asn", &bad]);
+    let out = common::schoon(&["attribution", "load", "--db", &db, "--ip2asn", &bad]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.tsv") && err.contains("line 3"), "{err}");
@@ -173,12 +138,12 @@ fn a_bad_data_file_is_refused_with_its_line_and_the_old_data_stays() {
         "bad.db",
         "inetnum:        198.51.100.0 - 198.51.100.255\nnetname: X\n\ninetnum:        198.51.100.9 - 198.51.100.1\nsource: RIPE\n",
     );
-    let out = schoon(&["attribution", "load", "--db", &db, "--rpsl", &bad_rpsl]);
+    let out = common::schoon(&["attribution", "load", "--db", &db, "--rpsl", &bad_rpsl]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 4"), "{err}");
     // Both kinds of data are as before.
-    let status = ok(schoon(&["attribution", "status", "--db", &db]));
+    let status = common::ok(common::schoon(&["attribution", "status", "--db", &db]));
     let line = |kind: &str| {
         status
             .lines()
@@ -191,7 +156,7 @@ fn a_bad_data_file_is_refused_with_its_line_and_the_old_data_stays() {
     // And a lookup still uses them, through the real DNS server.
     let server = dns();
     let addr = server.addr().to_string();
-    let out = ok(schoon(&[
+    let out = common::ok(common::schoon(&[
         "attribution",
         "lookup",
         "www.hanse.example",

@@ -8,7 +8,7 @@ use lists::{ApiKey, Millis, Role, Store};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 /// Starts `schoon serve --db DB --listen 127.0.0.1:0 --poll POLL` and returns the process and
@@ -93,4 +93,45 @@ pub async fn key(store: &dyn Store, org: i64, role: Role) -> String {
         .await
         .unwrap();
     new.token().to_string()
+}
+
+/// Runs `schoon ARGS` (logs at warn) and returns what it printed.
+pub fn schoon(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_schoon"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+/// The standard output of a run that must have succeeded (else both outputs in the panic).
+pub fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "schoon failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A new analyst key of a hotline organisation "Hotline" (made with it), through the CLI.
+pub fn analyst_key(db: &str) -> String {
+    let out = ok(schoon(&[
+        "keys",
+        "create",
+        "--db",
+        db,
+        "--org",
+        "Hotline",
+        "--create-org",
+        "hotline",
+        "--role",
+        "analyst",
+    ]));
+    out.lines()
+        .find(|l| l.starts_with("schoon_"))
+        .expect("the key is printed")
+        .trim()
+        .to_string()
 }
