@@ -5,7 +5,7 @@
 //! [`monthly`] all share, so a hoster's row and the sector total cannot disagree.
 
 use crate::facts::{CaseFacts, Filter, NoticeFacts, NoticeKindLite, Participation};
-use crate::km::{self, Observation, Step};
+use crate::km::{self, Group, Observation, Step};
 use crate::period::{Month, Period};
 use lists::Millis;
 use serde::{Deserialize, Serialize};
@@ -189,7 +189,7 @@ fn as_of(c: &CaseFacts, now: Millis) -> AsOf {
 }
 
 #[derive(Clone, Copy, Debug, Default)]
-struct HosterPart {
+pub(crate) struct HosterPart {
     checks: u64,
     matches: u64,
     own: u64,
@@ -198,9 +198,9 @@ struct HosterPart {
 
 /// The running counts of one slice.
 #[derive(Debug, Default)]
-struct Acc {
-    hosters: BTreeSet<i64>,
-    notices: u64,
+pub(crate) struct Acc {
+    pub(crate) hosters: BTreeSet<i64>,
+    pub(crate) notices: u64,
     urls: u64,
     removed: u64,
     within: u64,
@@ -209,7 +209,7 @@ struct Acc {
     reminders: u64,
     escalations: u64,
     repeats: u64,
-    obs: Vec<Observation>,
+    obs: Vec<Group>,
     part: BTreeMap<i64, HosterPart>,
 }
 
@@ -226,23 +226,55 @@ impl Acc {
             Some(t) => {
                 self.removed += 1;
                 self.within += u64::from(t <= NORM_MS);
-                self.obs.push(Observation {
+                self.obs.push(Group {
                     millis: t,
-                    removed: true,
+                    removed: 1,
+                    censored: 0,
                 });
             }
             None => {
                 self.still_online += 1;
                 self.undecided += u64::from(a.age_ms < NORM_MS);
-                self.obs.push(Observation {
+                self.obs.push(Group {
                     millis: a.age_ms,
-                    removed: false,
+                    removed: 0,
+                    censored: 1,
                 });
             }
         }
     }
 
-    fn add_participation(&mut self, p: &Participation) {
+    /// Adds `cases` cases of one hoster that share a time: removed after `millis`, or (not
+    /// `removed`) online for `millis` so far. The grouped twin of [`Acc::add_case`].
+    pub(crate) fn add_group(&mut self, g: &crate::summary::CaseGroup) {
+        if g.cases == 0 {
+            return;
+        }
+        self.hosters.insert(g.hoster_id);
+        self.urls += g.cases;
+        self.repeats += g.repeats;
+        self.reminders += g.reminded;
+        self.escalations += g.escalated;
+        let millis = g.millis();
+        if g.removed {
+            self.removed += g.cases;
+            if millis <= NORM_MS {
+                self.within += g.cases;
+            }
+        } else {
+            self.still_online += g.cases;
+            if millis < NORM_MS {
+                self.undecided += g.cases;
+            }
+        }
+        self.obs.push(Group {
+            millis,
+            removed: if g.removed { g.cases } else { 0 },
+            censored: if g.removed { 0 } else { g.cases },
+        });
+    }
+
+    pub(crate) fn add_participation(&mut self, p: &Participation) {
         let h = self.part.entry(p.hoster_id).or_default();
         h.checks = h.checks.saturating_add(p.checks);
         h.matches = h.matches.saturating_add(p.matches);
@@ -250,9 +282,9 @@ impl Acc {
         h.scanner |= p.scanner;
     }
 
-    fn finish(self) -> Figures {
+    pub(crate) fn finish(self) -> Figures {
         let judged = self.urls - self.undecided;
-        let curve = km::survival_curve(&self.obs);
+        let curve = km::survival_curve_grouped(self.obs);
         let median = km::quantile(&curve, 0.5);
         let p90 = km::quantile(&curve, 0.9);
         let hours = |q: Option<km::Quantile>| q.map(|q| q.millis as f64 / HOUR_MS as f64);
@@ -344,7 +376,18 @@ impl<'a> Dataset<'a> {
             .filter(move |c| c.facts.notified_at <= now && filter.takes_case(c.facts))
     }
 
-    fn notices_in<'s>(
+    /// The cases of the slice with their repeat flag (for [`crate::Summary::from_facts`]).
+    pub(crate) fn cases_in_period<'s>(
+        &'s self,
+        period: &Period,
+        now: Millis,
+        filter: &'s Filter,
+    ) -> impl Iterator<Item = (&'a CaseFacts, bool)> + 's {
+        self.cases_in(period, now, filter)
+            .map(|c| (c.facts, c.repeat))
+    }
+
+    pub(crate) fn notices_in<'s>(
         &'s self,
         period: &'s Period,
         now: Millis,

@@ -3,7 +3,7 @@
 use lists::Millis;
 use monitor::{
     CaseFacts, Figures, Filter, Month, NoticeFacts, NoticeKindLite, Participation, Period, figures,
-    monthly, per_hoster, removal_histogram, sector,
+    monthly, per_hoster, removal_histogram, sector, Summary,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -340,5 +340,58 @@ proptest! {
         let a = per_hoster(&cases, &notices, &part, &period, now, &Filter::all());
         let b = per_hoster(&more, &notices, &part, &period, now, &Filter::all());
         prop_assert_eq!(a.get(&hoster), b.get(&hoster));
+    }
+}
+
+/// The figures of a [`Summary`] with the quantiles taken out (they may differ by rounding).
+fn without_quantiles(mut f: Figures) -> (Figures, Option<f64>, Option<f64>) {
+    let (m, p) = (f.median_hours.take(), f.p90_hours.take());
+    (f, m, p)
+}
+
+fn close(a: Option<f64>, b: Option<f64>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        // Rounding to the minute moves a time by less than one minute.
+        (Some(a), Some(b)) => (a - b).abs() <= 1.0 / 60.0 + 1e-9,
+        _ => false,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Grouped to the minute (what the database does), the figures are those of the cases:
+    /// every count and share exactly, the median and p90 within a minute.
+    #[test]
+    fn a_summary_gives_the_figures_of_the_cases(
+        cases in arb_cases(),
+        notices in arb_notices(),
+        part in arb_participation(),
+        period in arb_period(),
+        now in arb_now(),
+        hoster in prop::option::of(1i64..=4),
+        category in prop::option::of(prop_oneof![Just("csam".to_string()), Just("other".to_string())]),
+    ) {
+        let filter = Filter { hoster, category };
+        let s = Summary::from_facts(&cases, &notices, &part, &period, now);
+        let (a, am, ap) = without_quantiles(s.figures(&filter));
+        let (b, bm, bp) = without_quantiles(figures(&cases, &notices, &part, &period, now, &filter));
+        prop_assert_eq!(a, b);
+        prop_assert!(close(am, bm), "median {:?} vs {:?}", am, bm);
+        prop_assert!(close(ap, bp), "p90 {:?} vs {:?}", ap, bp);
+        prop_assert_eq!(
+            s.removal_histogram(&filter),
+            removal_histogram(&cases, &period, now, &filter)
+        );
+        let grouped: Vec<_> = s.monthly(&filter).into_iter().map(|(m, f)| (m, without_quantiles(f).0)).collect();
+        let direct: Vec<_> = monthly(&cases, &notices, &part, &period, now, &filter)
+            .into_iter().map(|(m, f)| (m, without_quantiles(f).0)).collect();
+        prop_assert_eq!(grouped, direct);
+        let grouped: Vec<_> = s.per_hoster(&filter).into_iter().map(|(h, f)| (h, without_quantiles(f).0)).collect();
+        let direct: Vec<_> = per_hoster(&cases, &notices, &part, &period, now, &filter)
+            .into_iter().map(|(h, f)| (h, without_quantiles(f).0)).collect();
+        prop_assert_eq!(grouped, direct);
+        prop_assert_eq!(without_quantiles(s.sector()).0, without_quantiles(sector(&cases, &notices, &part, &period, now)).0);
     }
 }
