@@ -150,8 +150,11 @@
 
 pub mod facts;
 pub mod km;
+pub mod listing;
 pub mod period;
 pub mod stats;
+pub mod store;
+pub mod summary;
 
 pub use facts::{CaseFacts, Filter, NoticeFacts, NoticeKindLite, Participation};
 pub use period::{Month, Period, PeriodError, PeriodKind, months_between};
@@ -159,3 +162,6 @@ pub use stats::{
     Bucket, Dataset, Figures, HOUR_MS, NORM_MS, figures, monthly, per_category, per_hoster,
     removal_histogram, sector,
 };
+pub use listing::{Proposal, ProposalAction, Reason, Rules, propose};
+pub use store::MonitorStore;
+pub use summary::{CaseGroup, NoticeCount, Summary};
