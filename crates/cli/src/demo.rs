@@ -555,3 +555,116 @@ pub async fn cases(db_url: &str) -> Result<()> {
     );
     Ok(())
 }
+
+/// The monitor's demo: hash-check use by some hosters (so participation shows), and the
+/// non-cooperation list as an analyst would have left it: one approved run, the listed
+/// hosters, one explanation published and one waiting for review. Runs once per database
+/// (skipped when a run exists). The listing e-mails are not queued: the demo hosters'
+/// addresses are fictitious.
+pub async fn monitor(db_url: &str, store: &dyn lists::Store) -> Result<()> {
+    use monitor::store::NewRun;
+    let clock = Arc::new(ManualClock::new(Millis::now()));
+    let stores = store::open_stores(db_url, Arc::clone(&clock) as Arc<dyn Clock>).await?;
+    if !stores.monitor.runs(1).await?.is_empty() {
+        return Ok(());
+    }
+    let now = Millis::now();
+    let month = 30 * 86_400_000_i64;
+    // Participation: the first hosters joined the hash check, two of them run the scanner.
+    let mut rng = Lcg(8_081_126);
+    let hosters = stores.cases.hosters().await?;
+    for (i, h) in hosters.iter().filter(|h| !h.cdn).take(5).enumerate() {
+        let org = match store.org_by_name(&h.name).await {
+            Ok(o) => o,
+            Err(_) => store.create_org(&h.name, lists::OrgKind::Hoster).await?,
+        };
+        let mut fields = h.fields.clone();
+        fields.org_id = Some(org.id);
+        stores
+            .cases
+            .update_hoster(h.id, &fields, "demo-analyst")
+            .await?;
+        let mut records = Vec::new();
+        for m in 0..12_i64 {
+            // Hosters joined at different times: the first a year ago, later ones since.
+            if m >= 12 - 2 * i as i64 {
+                continue;
+            }
+            let at = Millis(now.0 - m * month - rng.below(month as u64 / 2) as i64);
+            let scanner = i < 2;
+            let count = 2_000 + rng.below(20_000) as i64;
+            records.push(lists::AuditRecord {
+                at,
+                key_id: format!("demo-{}", h.id),
+                org_id: org.id,
+                action: "check".into(),
+                count,
+                matches: rng.below(4) as i64,
+                detail: if scanner {
+                    r#"{"client":"scanner","matches":[]}"#.into()
+                } else {
+                    r#"{"matches":[]}"#.into()
+                },
+            });
+        }
+        store.append_audit(&records).await?;
+    }
+
+    // A run of the default rules, approved by an analyst a week ago.
+    let rules = monitor::Rules::default();
+    let at = Millis(now.0 - 7 * 86_400_000);
+    let window = monitor::Period::custom(
+        Millis(at.0 - i64::from(rules.window_days) * 86_400_000),
+        Millis(at.0 + 1),
+    )?;
+    let summary = stores.monitor.summary(&window, at).await?;
+    let proposals = monitor::propose(&summary, &rules, &Default::default());
+    if proposals.is_empty() {
+        return Ok(());
+    }
+    let run = stores
+        .monitor
+        .save_run(&NewRun {
+            at,
+            by: "demo-analyst".into(),
+            window,
+            rules,
+            proposals,
+        })
+        .await?;
+    let decided = Millis(at.0 + 3_600_000);
+    stores
+        .monitor
+        .decide_run(run.id, true, "demo-analyst", decided, &[])
+        .await?;
+    let listed = stores.monitor.listings(true).await?;
+    let explanations = [
+        "We moved our abuse desk to a 24/7 team in September and now act on every notice the same day. The late removals were on a reseller's servers; that contract has ended.",
+        "We are a small provider without weekend staff. We have asked the hotline to send notices to our on-call address as well.",
+    ];
+    for (i, (l, text)) in listed.iter().zip(explanations).enumerate() {
+        let e = stores
+            .monitor
+            .submit_explanation(
+                l.hoster_id,
+                text,
+                "portal:demo",
+                Millis(decided.0 + 86_400_000),
+            )
+            .await?;
+        if i == 0 {
+            stores
+                .monitor
+                .review_explanation(
+                    e.id,
+                    true,
+                    "demo-analyst",
+                    None,
+                    Millis(decided.0 + 2 * 86_400_000),
+                )
+                .await?;
+        }
+    }
+    tracing::info!(listed = listed.len(), "demo non-cooperation list created");
+    Ok(())
+}

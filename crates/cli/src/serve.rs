@@ -72,6 +72,8 @@ pub struct ServeArgs {
     trust: TrustArgs,
     #[command(flatten)]
     ntd: NtdArgs,
+    #[command(flatten)]
+    monitor: MonitorArgs,
 }
 
 /// Notice and takedown.
@@ -119,6 +121,40 @@ pub struct NtdArgs {
     /// (re-read on every use), so a test can move time forward in a running server.
     #[arg(long, value_name = "FILE", hide = true)]
     test_clock_file: Option<std::path::PathBuf>,
+}
+
+/// The monitor's non-cooperation rules. A run (an analyst's click, or `POST /v1/monitor/runs`)
+/// applies them and proposes; an analyst approves before anyone is listed.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Non-cooperation list")]
+pub struct MonitorArgs {
+    /// The window a run judges: the days up to the run.
+    #[arg(long, default_value_t = 90, value_name = "DAYS")]
+    list_window_days: u32,
+    /// The share rule applies to hosters with at least this many URLs in the window.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    list_min_urls: u64,
+    /// Propose hosters that removed less than this share of their URLs within 24 hours.
+    #[arg(long, default_value_t = 50.0, value_name = "PERCENT")]
+    list_min_share: f64,
+    /// Do not propose hosters only because a URL is still online after its escalation.
+    #[arg(long)]
+    list_ignore_escalations: bool,
+}
+
+impl MonitorArgs {
+    fn rules(&self) -> anyhow::Result<monitor::Rules> {
+        let rules = monitor::Rules {
+            window_days: self.list_window_days,
+            min_urls: self.list_min_urls,
+            min_share_24h: self.list_min_share / 100.0,
+            escalation_ignored: !self.list_ignore_escalations,
+        };
+        rules
+            .validate()
+            .map_err(|e| anyhow::anyhow!("--list-*: {e}"))?;
+        Ok(rules)
+    }
 }
 
 /// The system clock plus an offset read from a file: lets an end-to-end test move a running
@@ -210,6 +246,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let demo_key = if args.demo {
         let key = demo(store.as_ref(), &args.demo_images).await?;
         crate::demo::cases(&args.db.db).await?;
+        crate::demo::monitor(&args.db.db, store.as_ref()).await?;
         let analyst = crate::demo::analyst_key(store.as_ref()).await?;
         key.map(|k| (k, analyst))
     } else {
@@ -410,6 +447,14 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             clock: Arc::clone(&clock),
             policy,
             notify_wake,
+            monitor: Arc::clone(&stores.monitor),
+            rules: args.monitor.rules()?,
+            hotline_name: args.ntd.hotline_name.clone(),
+            portal_base: args
+                .trust
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}")),
         },
         live,
         config,

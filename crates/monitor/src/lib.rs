@@ -155,13 +155,14 @@ pub mod period;
 pub mod stats;
 pub mod store;
 pub mod summary;
+pub mod svg;
 
 pub use facts::{CaseFacts, Filter, NoticeFacts, NoticeKindLite, Participation};
+pub use listing::{Proposal, ProposalAction, Reason, Rules, propose};
 pub use period::{Month, Period, PeriodError, PeriodKind, months_between};
 pub use stats::{
     Bucket, Dataset, Figures, HOUR_MS, NORM_MS, figures, monthly, per_category, per_hoster,
     removal_histogram, sector,
 };
-pub use listing::{Proposal, ProposalAction, Reason, Rules, propose};
 pub use store::MonitorStore;
 pub use summary::{CaseGroup, NoticeCount, Summary};

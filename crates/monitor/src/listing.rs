@@ -210,7 +210,11 @@ pub fn propose(summary: &Summary, rules: &Rules, listed: &BTreeSet<i64>) -> Vec<
     }
     per.into_iter()
         .filter_map(|(hoster_id, figures)| {
-            let why = reasons(rules, &figures, escalated.get(&hoster_id).copied().unwrap_or(0));
+            let why = reasons(
+                rules,
+                &figures,
+                escalated.get(&hoster_id).copied().unwrap_or(0),
+            );
             let action = match (why.is_empty(), listed.contains(&hoster_id)) {
                 (false, false) => ProposalAction::List,
                 (true, true) => ProposalAction::Delist,

@@ -42,6 +42,9 @@ pub enum PeriodError {
     /// Text that is not a month in the form `YYYY-MM`.
     #[error("not a month of the form YYYY-MM: {0:?}")]
     Parse(String),
+    /// Text that is not a period.
+    #[error("not a period: {0:?} (use 2026, 2026-Q1, 2026-03 or 2026-03-05..2026-04-11)")]
+    ParsePeriod(String),
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
@@ -363,6 +366,83 @@ impl Period {
     }
 }
 
+impl Period {
+    /// The short form [`FromStr`] reads back: `2026-03`, `2026-Q1`, `2026`, or for a range of
+    /// whole days `2026-03-05..2026-04-11` (the last day included). Other ranges use epoch
+    /// milliseconds: `1772668800000..1772755200000` (`to` excluded).
+    pub fn slug(&self) -> String {
+        match self.kind() {
+            PeriodKind::Month(m) => m.to_string(),
+            PeriodKind::Quarter(y, q) => format!("{y:04}-Q{q}"),
+            PeriodKind::Year(y) => format!("{y:04}"),
+            PeriodKind::Custom => {
+                if self.from.0.rem_euclid(MS_PER_DAY) == 0 && self.to.0.rem_euclid(MS_PER_DAY) == 0
+                {
+                    let day = |d: i64| {
+                        let (y, m, d) = civil_from_days(d);
+                        format!("{y:04}-{m:02}-{d:02}")
+                    };
+                    format!(
+                        "{}..{}",
+                        day(self.from.0.div_euclid(MS_PER_DAY)),
+                        day(self.to.0.div_euclid(MS_PER_DAY) - 1)
+                    )
+                } else {
+                    format!("{}..{}", self.from.0, self.to.0)
+                }
+            }
+        }
+    }
+}
+
+impl FromStr for Period {
+    type Err = PeriodError;
+
+    /// Reads [`Period::slug`]: `2026`, `2026-Q1`, `2026-03`, `2026-03-05..2026-04-11` (days,
+    /// both included) or `FROM_MS..TO_MS`.
+    fn from_str(s: &str) -> Result<Period, PeriodError> {
+        let s = s.trim();
+        let bad = || PeriodError::ParsePeriod(s.to_string());
+        if let Some((a, b)) = s.split_once("..") {
+            let day = |t: &str| -> Result<i64, PeriodError> {
+                let mut it = t.split('-');
+                let (Some(y), Some(m), Some(d), None) =
+                    (it.next(), it.next(), it.next(), it.next())
+                else {
+                    return Err(bad());
+                };
+                if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+                    return Err(bad());
+                }
+                let (y, m, d): (i64, u32, u32) = (
+                    y.parse().map_err(|_| bad())?,
+                    m.parse().map_err(|_| bad())?,
+                    d.parse().map_err(|_| bad())?,
+                );
+                let days = days_from_civil(y, m, d);
+                if !(1..=12).contains(&m) || civil_from_days(days) != (y, m, d) {
+                    return Err(bad());
+                }
+                Ok(days)
+            };
+            if let (Ok(from), Ok(to)) = (a.parse::<i64>(), b.parse::<i64>()) {
+                return Period::custom(Millis(from), Millis(to));
+            }
+            let (from, to) = (day(a)?, day(b)?);
+            return Period::custom(Millis(from * MS_PER_DAY), Millis((to + 1) * MS_PER_DAY));
+        }
+        if let Some((y, q)) = s.split_once("-Q") {
+            let year: i32 = y.parse().map_err(|_| bad())?;
+            let q: u8 = q.parse().map_err(|_| bad())?;
+            return Period::quarter(year, q);
+        }
+        if s.len() == 4 {
+            return Period::year(s.parse().map_err(|_| bad())?);
+        }
+        s.parse::<Month>().map(Month::period).map_err(|_| bad())
+    }
+}
+
 impl fmt::Display for Period {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.label())
@@ -372,6 +452,35 @@ impl fmt::Display for Period {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn periods_read_back_their_slugs() {
+        for s in [
+            "2026",
+            "2026-Q3",
+            "2026-03",
+            "2026-03-05..2026-04-11",
+            "5..99",
+        ] {
+            let p: Period = s.parse().unwrap();
+            assert_eq!(p.slug(), s);
+        }
+        assert_eq!(
+            "2026-03-01..2026-03-31".parse::<Period>().unwrap(),
+            Period::month(2026, 3).unwrap()
+        );
+        for bad in [
+            "",
+            "26",
+            "2026-Q5",
+            "2026-13",
+            "2026-02-30..2026-03-01",
+            "2026-03-05..2026-03-01",
+            "x..y",
+        ] {
+            assert!(bad.parse::<Period>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn civil_round_trips_and_agrees_with_the_time_crate() {

@@ -234,7 +234,8 @@ impl Summary {
 
     /// The figures of every hoster with a case, a notice or a participation row.
     pub fn per_hoster(&self, filter: &Filter) -> BTreeMap<i64, Figures> {
-        let mut hosters: BTreeSet<i64> = self.groups_of(filter, None).map(|g| g.hoster_id).collect();
+        let mut hosters: BTreeSet<i64> =
+            self.groups_of(filter, None).map(|g| g.hoster_id).collect();
         hosters.extend(self.notices.iter().map(|n| n.hoster_id));
         hosters.extend(
             self.participation

@@ -2,8 +2,8 @@
 
 use lists::Millis;
 use monitor::{
-    CaseFacts, Figures, Filter, Month, NoticeFacts, NoticeKindLite, Participation, Period, figures,
-    monthly, per_hoster, removal_histogram, sector, Summary,
+    CaseFacts, Figures, Filter, Month, NoticeFacts, NoticeKindLite, Participation, Period, Summary,
+    figures, monthly, per_hoster, removal_histogram, sector,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;

@@ -193,6 +193,14 @@ pub(crate) fn rate_check(state: &AppState, auth: &Auth, cells: usize) -> Result<
     )
 }
 
+/// Whether the request comes from `schoon scan` (its user agent).
+fn from_scanner(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ua| ua.starts_with("schoon-scan/"))
+}
+
 /// `POST /v1/check`.
 pub(crate) async fn check(
     State(state): State<AppState>,
@@ -267,6 +275,10 @@ pub(crate) async fn check(
     metrics::counter!("schoon_allowlisted_hashes_total").increment(n_allowed);
     let mut detail =
         serde_json::json!({ "radius": radius, "index_seq": snap.seq, "matches": audit_matches });
+    if from_scanner(&headers) {
+        // The monitor counts hosters that run the scanner (proactive participation).
+        detail["client"] = "scanner".into();
+    }
     if state.config.audit_all_hashes {
         detail["hashes"] = keys
             .iter()

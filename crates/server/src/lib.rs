@@ -37,12 +37,14 @@ mod control;
 pub mod error;
 mod extract;
 mod lists_api;
+pub mod monitor_ui;
 mod notices_api;
 mod ntd_api;
 pub mod openapi;
 pub mod outbox;
 pub mod pages;
 pub mod portal;
+pub mod transparency;
 mod trust_api;
 
 use error::ApiError;
@@ -115,6 +117,14 @@ pub struct NtdParts {
     pub policy: ntd::takedown::Policy,
     /// Wakes the notice scheduler (a hoster said "removed": re-check now).
     pub notify_wake: Arc<tokio::sync::Notify>,
+    /// The monitor's store (statistics, the non-cooperation list).
+    pub monitor: Arc<dyn monitor::MonitorStore>,
+    /// The non-cooperation rules.
+    pub rules: monitor::Rules,
+    /// The hotline's name, in e-mails and the report.
+    pub hotline_name: String,
+    /// The public base URL of the hoster portal, for links in e-mails.
+    pub portal_base: String,
 }
 
 /// Shared by every handler.
@@ -156,6 +166,16 @@ pub struct Inner {
     pub policy: ntd::takedown::Policy,
     /// Wakes the notice scheduler.
     pub notify_wake: Arc<tokio::sync::Notify>,
+    /// The monitor's store.
+    pub monitor: Arc<dyn monitor::MonitorStore>,
+    /// Computed figures, reused for a minute.
+    pub monitor_cache: transparency::Cache,
+    /// The non-cooperation rules.
+    pub rules: monitor::Rules,
+    /// The hotline's name.
+    pub hotline_name: String,
+    /// The public base URL of the hoster portal.
+    pub portal_base: String,
 }
 
 impl std::ops::Deref for AppState {
@@ -211,6 +231,11 @@ impl AppState {
             clock: ntd.clock,
             policy: ntd.policy,
             notify_wake: ntd.notify_wake,
+            monitor: ntd.monitor,
+            monitor_cache: transparency::Cache::default(),
+            rules: ntd.rules,
+            hotline_name: ntd.hotline_name,
+            portal_base: ntd.portal_base,
             public_limits: pages::PublicLimits::new(config.public_reports_per_hour),
             config,
         }));
@@ -330,6 +355,25 @@ pub fn router(state: AppState) -> Router {
         .route("/templates/{kind}/preview", post(notices_api::preview))
         .route("/portal/cases", get(portal::api_cases))
         .route("/portal/cases/{id}/response", post(portal::api_respond))
+        .route(
+            "/portal/explanation",
+            get(monitor_ui::api_portal_listing).post(monitor_ui::api_portal_explain),
+        )
+        .route("/monitor/figures", get(monitor_ui::api_figures))
+        .route("/monitor/overdue", get(monitor_ui::api_overdue))
+        .route(
+            "/monitor/runs",
+            get(monitor_ui::api_runs).post(monitor_ui::api_run),
+        )
+        .route("/monitor/runs/{id}", get(monitor_ui::api_get_run))
+        .route("/monitor/runs/{id}/decision", post(monitor_ui::api_decide))
+        .route("/monitor/listings", get(monitor_ui::api_listings))
+        .route("/monitor/explanations", get(monitor_ui::api_explanations))
+        .route(
+            "/monitor/explanations/{id}/review",
+            post(monitor_ui::api_review),
+        )
+        .route("/monitor/events", get(monitor_ui::api_events))
         .route("/outbox", get(control::outbox))
         .route("/orgs/{id}", axum::routing::patch(control::update_org))
         .route("/orgs", get(control::list_orgs).post(control::create_org))
@@ -348,6 +392,8 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::serve))
         .merge(pages::routes())
         .merge(portal::routes())
+        .merge(transparency::routes())
+        .merge(monitor_ui::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json") })
         .layer(middleware::from_fn(track))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

@@ -359,6 +359,8 @@ struct CaseRow {
 struct PortalPage {
     nav: crate::pages::Nav,
     hoster: String,
+    listing: Option<crate::transparency::Entry>,
+    explanations: Vec<(String, String, String, String)>,
     open: Vec<CaseRow>,
     closed: Vec<CaseRow>,
     done: Option<String>,
@@ -408,9 +410,35 @@ async fn portal_page(
             closed.push(row);
         }
     }
+    let (listing, explanations) = match (
+        state.monitor.listing_of(h.id).await,
+        state.monitor.explanations_of(h.id).await,
+    ) {
+        (Ok(l), Ok(e)) => (l, e),
+        (Err(e), _) | (_, Err(e)) => return crate::pages::api_error_page(e.into()),
+    };
+    let listing = listing.and_then(|l| crate::transparency::entries(&[l]).pop());
+    let explanations = if listing.is_some() {
+        explanations
+            .into_iter()
+            .take(3)
+            .map(|e| {
+                (
+                    e.status.as_str().to_string(),
+                    when(Some(e.submitted_at)),
+                    e.text,
+                    e.note.unwrap_or_default(),
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     PortalPage {
         nav: portal_nav(),
         hoster: h.name.clone(),
+        listing,
+        explanations,
         open,
         closed,
         done: q.done,

@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 mod cases;
 mod common;
+mod monitor;
 mod notices;
 pub mod postgres;
 pub mod sqlite;
@@ -54,12 +55,19 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, OpenError> {
     open_with_clock(url, Arc::new(SystemClock)).await
 }
 
-/// Everything a store does: the hash lists ([`lists::Store`]) and notice and takedown
-/// ([`ntd::CaseStore`]), over one connection pool.
-pub trait Backend: Store + ntd::CaseStore + ntd::takedown::NoticeStore {}
-impl<T: Store + ntd::CaseStore + ntd::takedown::NoticeStore> Backend for T {}
+/// Everything a store does: the hash lists ([`lists::Store`]), notice and takedown
+/// ([`ntd::CaseStore`], [`ntd::takedown::NoticeStore`]) and the monitor
+/// ([`::monitor::MonitorStore`]), over one connection pool.
+pub trait Backend:
+    Store + ntd::CaseStore + ntd::takedown::NoticeStore + ::monitor::MonitorStore
+{
+}
+impl<T: Store + ntd::CaseStore + ntd::takedown::NoticeStore + ::monitor::MonitorStore> Backend
+    for T
+{
+}
 
-/// Both sides of one store, sharing its connections.
+/// Every side of one store, sharing its connections.
 #[derive(Debug, Clone)]
 pub struct Stores {
     /// The hash lists, organisations and keys.
@@ -68,16 +76,19 @@ pub struct Stores {
     pub cases: Arc<dyn ntd::CaseStore>,
     /// Notices, re-checks, hoster answers and templates.
     pub notices: Arc<dyn ntd::takedown::NoticeStore>,
+    /// The takedown statistics and the non-cooperation list.
+    pub monitor: Arc<dyn ::monitor::MonitorStore>,
 }
 
-/// Opens (and migrates) the store at `url` for both domains.
+/// Opens (and migrates) the store at `url` for every domain.
 pub async fn open_stores(url: &str, clock: Arc<dyn Clock>) -> Result<Stores, OpenError> {
     fn both<T: Backend + 'static>(s: T) -> Stores {
         let s = Arc::new(s);
         Stores {
             lists: Arc::clone(&s) as Arc<dyn Store>,
             cases: Arc::clone(&s) as Arc<dyn ntd::CaseStore>,
-            notices: s as Arc<dyn ntd::takedown::NoticeStore>,
+            notices: Arc::clone(&s) as Arc<dyn ntd::takedown::NoticeStore>,
+            monitor: s as Arc<dyn ::monitor::MonitorStore>,
         }
     }
     if url.starts_with("sqlite:") {

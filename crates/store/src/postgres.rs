@@ -126,3 +126,9 @@ crate::notices::impl_notices!(
     " FOR UPDATE SKIP LOCKED",
     " FOR UPDATE"
 );
+crate::monitor::impl_monitor!(
+    PgStore,
+    sqlx::Postgres,
+    sqlx::postgres::PgRow,
+    " FOR UPDATE"
+);

@@ -88,3 +88,4 @@ crate::common::impl_store!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow, "
 crate::trust::impl_trust!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow);
 crate::cases::impl_ntd!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow, "", "");
 crate::notices::impl_notices!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow, "", "");
+crate::monitor::impl_monitor!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow, "");
