@@ -10,6 +10,9 @@
 //! | `/v1/orgs`, `/v1/keys`, `/v1/audit`, `POST /v1/categories`, `/v1/outbox` | admin | accounts, the audit log, new categories, queued e-mail |
 //! | `/v1/lists/{id}/entries...`, `/v1/lists/{id}/conflicts`, `/v1/alerts` | admin, list_manager (own) | provenance, status, allowlisting, alerts ([`trust_api`]) |
 //! | `/v1/disputes`, `/v1/retractions` | every role (its own) | dispute a match; retraction notices |
+//! | `/v1/monitor/...` | admin, analyst | figures, overdue cases, the non-cooperation list ([`monitor_ui`]) |
+//! | `/v1/portal/...` | hoster | its notices and its listing ([`portal`], [`monitor_ui`]) |
+//! | `/transparency...` | anyone | the public figures, charts, list, downloads and report ([`transparency`]) |
 //! | `/healthz`, `/openapi.json` | anyone | liveness, the API description |
 //! | `/metrics` | admin (or anyone, if configured) | Prometheus text |
 //!

@@ -9,6 +9,8 @@ use axum::Json;
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 
+mod monitor;
+
 /// Every route, as `(method, path)`. The router and this document must agree (tested).
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/check"),
@@ -51,6 +53,18 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/templates/{kind}/preview"),
     ("get", "/v1/portal/cases"),
     ("post", "/v1/portal/cases/{id}/response"),
+    ("get", "/v1/portal/explanation"),
+    ("post", "/v1/portal/explanation"),
+    ("get", "/v1/monitor/figures"),
+    ("get", "/v1/monitor/overdue"),
+    ("get", "/v1/monitor/runs"),
+    ("post", "/v1/monitor/runs"),
+    ("get", "/v1/monitor/runs/{id}"),
+    ("post", "/v1/monitor/runs/{id}/decision"),
+    ("get", "/v1/monitor/listings"),
+    ("get", "/v1/monitor/explanations"),
+    ("post", "/v1/monitor/explanations/{id}/review"),
+    ("get", "/v1/monitor/events"),
     ("get", "/v1/outbox"),
     ("get", "/v1/orgs"),
     ("post", "/v1/orgs"),
@@ -1505,6 +1519,12 @@ pub fn document() -> &'static Value {
             doc["paths"][path] = item;
         }
         for (name, schema) in notice_schemas() {
+            doc["components"]["schemas"][name] = schema;
+        }
+        for (path, item) in monitor::paths() {
+            doc["paths"][path] = item;
+        }
+        for (name, schema) in monitor::schemas() {
             doc["components"]["schemas"][name] = schema;
         }
         doc
