@@ -190,6 +190,9 @@ pub struct Published {
     pub label: String,
     /// The moment the figures are as of (RFC 3339).
     pub as_of: String,
+    /// The same moment, for pages.
+    #[serde(skip)]
+    pub now: Millis,
     /// The whole sector.
     pub sector: Figures,
     /// Per hoster, by URLs (most first).
@@ -243,6 +246,7 @@ pub(crate) async fn published(state: &AppState, period: &Period) -> Result<Publi
         period: period.slug(),
         label: period.label(),
         as_of: s.now.rfc3339(),
+        now: s.now,
         sector: s.sector(),
         hosters,
         categories: s
@@ -577,7 +581,7 @@ async fn build_page(state: &AppState, q: PageQuery) -> Result<Page, ApiError> {
         rows,
         period: p.period,
         label: p.label,
-        as_of: p.as_of,
+        as_of: ntd::notice::format_datetime(p.now),
     })
 }
 
@@ -695,7 +699,7 @@ async fn report_page(State(state): State<AppState>, Query(q): Query<PageQuery>) 
             rows,
             label: p.label,
             period: p.period,
-            as_of: p.as_of,
+            as_of: ntd::notice::format_datetime(p.now),
         })
     };
     match build.await {
