@@ -328,6 +328,24 @@ async fn role_matrix_for_every_ntd_route() {
             workers,
         ),
         (Method::GET, "/v1/attribution".into(), None, workers),
+        (Method::GET, "/v1/monitor/figures".into(), None, workers),
+        (
+            Method::GET,
+            "/v1/monitor/figures?period=2026-Q1".into(),
+            None,
+            workers,
+        ),
+        (Method::GET, "/v1/monitor/overdue".into(), None, workers),
+        (Method::GET, "/v1/monitor/runs".into(), None, workers),
+        (
+            Method::POST,
+            "/v1/monitor/runs".into(),
+            None,
+            [StatusCode::CREATED, StatusCode::CREATED, no, no, no],
+        ),
+        (Method::GET, "/v1/monitor/listings".into(), None, workers),
+        (Method::GET, "/v1/monitor/explanations".into(), None, workers),
+        (Method::GET, "/v1/monitor/events".into(), None, workers),
     ];
     for (method, path, body, expected) in &routes {
         for (i, name) in who.iter().enumerate() {
