@@ -721,7 +721,18 @@ struct RunView {
     window: String,
     status: &'static str,
     decided: String,
-    proposals: Vec<(i64, String, &'static str, Vec<String>, String, u64)>,
+    proposals: Vec<ProposalView>,
+}
+
+/// One proposal of a run, formatted.
+#[derive(Debug)]
+struct ProposalView {
+    hoster_id: i64,
+    name: String,
+    action: &'static str,
+    reasons: Vec<String>,
+    share: String,
+    urls: u64,
 }
 
 #[derive(Template, WebTemplate)]
@@ -773,15 +784,13 @@ async fn list_page(
                     proposals: r
                         .proposals
                         .into_iter()
-                        .map(|p| {
-                            (
-                                p.proposal.hoster_id,
-                                p.hoster_name,
-                                p.proposal.action.as_str(),
-                                p.proposal.reasons.iter().map(ToString::to_string).collect(),
-                                fmt_share(p.proposal.figures.share_within_24h),
-                                p.proposal.figures.urls,
-                            )
+                        .map(|p| ProposalView {
+                            hoster_id: p.proposal.hoster_id,
+                            name: p.hoster_name,
+                            action: p.proposal.action.as_str(),
+                            reasons: p.proposal.reasons.iter().map(ToString::to_string).collect(),
+                            share: fmt_share(p.proposal.figures.share_within_24h),
+                            urls: p.proposal.figures.urls,
                         })
                         .collect(),
                 })

@@ -344,7 +344,12 @@ async fn role_matrix_for_every_ntd_route() {
             [StatusCode::CREATED, StatusCode::CREATED, no, no, no],
         ),
         (Method::GET, "/v1/monitor/listings".into(), None, workers),
-        (Method::GET, "/v1/monitor/explanations".into(), None, workers),
+        (
+            Method::GET,
+            "/v1/monitor/explanations".into(),
+            None,
+            workers,
+        ),
         (Method::GET, "/v1/monitor/events".into(), None, workers),
     ];
     for (method, path, body, expected) in &routes {
