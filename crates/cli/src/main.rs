@@ -18,6 +18,7 @@ mod demo;
 mod hash;
 mod hashlists;
 mod import;
+mod monitor_cmd;
 mod ntd_cmd;
 mod output;
 mod scan;
@@ -61,6 +62,8 @@ enum Command {
     Attribution(ntd_cmd::AttributionArgs),
     /// The hosters register: hosting providers and CDNs, their prefixes and abuse addresses.
     Hosters(ntd_cmd::HostersArgs),
+    /// The monitor: takedown figures per hoster, and a dry run of the non-cooperation rules.
+    Monitor(monitor_cmd::MonitorArgs),
 }
 
 /// 0 when everything went well, 1 when some file, row or line failed.
@@ -85,6 +88,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             db::block_on(ntd_cmd::attribution(args))?.map(|()| ExitCode::SUCCESS)
         }
         Command::Hosters(args) => db::block_on(ntd_cmd::hosters(args))?.map(|()| ExitCode::SUCCESS),
+        Command::Monitor(args) => db::block_on(monitor_cmd::run(args))?.map(|()| ExitCode::SUCCESS),
     }
 }
 
