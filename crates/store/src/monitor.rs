@@ -4,10 +4,13 @@
 //! * **Statistics** are aggregated in the database: [`SUMMARY_SQL`] groups the notified cases
 //!   of a period by hoster, category, UTC day, outcome and minute, following the rules of
 //!   [`Summary::from_facts`](::monitor::Summary::from_facts) to the letter (the tests compare
-//!   the two on both backends), so a million cases come back as counts, not rows. Notices and
-//!   hash-check participation are grouped per day in SQL and folded into months in Rust, which
-//!   keeps the SQL the same on both backends; the hash-check organisations are mapped to
-//!   hosters through the register (`org_id` in a hoster's fields).
+//!   the two on both backends). The cases come back as counts without their URLs and with
+//!   the repeats already found; at a minute's resolution, though, nearly every case is a
+//!   group of its own (996,342 groups for 1,000,000 cases in `benches/monitor.rs`), so a
+//!   summary is about as many rows as the cases it covers. Notices and hash-check
+//!   participation are grouped per day in SQL and folded into months in Rust, which keeps
+//!   the SQL the same on both backends; the hash-check organisations are mapped to hosters
+//!   through the register (`org_id` in a hoster's fields).
 //! * **The list**: runs with their proposals, listings, events and explanations. A decision
 //!   and its event (and, on approval, the e-mails to the newly listed hosters) commit in one
 //!   write transaction. The partial unique index `noncoop_listings_current` keeps one current
@@ -198,6 +201,7 @@ macro_rules! impl_monitor {
             use ::monitor::summary::{CaseGroup, NoticeCount, Summary};
             use ::monitor::{CaseFacts, Period};
             use async_trait::async_trait;
+            use futures_util::TryStreamExt as _;
             use lists::Millis;
             use lists::trust::NewMail;
             use sqlx::Row as _;
@@ -220,18 +224,22 @@ macro_rules! impl_monitor {
                 Ok(r.try_get::<Option<i64>, _>(col).map_err(merr("row"))?.map(Millis))
             }
 
+            /// A case read with [`FACT_COLS`], by position (a drill-down may read a million).
             fn fact_row(r: &$row) -> Result<CaseFacts> {
                 let e = merr("case");
+                let opt = |i: usize| -> Result<Option<Millis>> {
+                    Ok(r.try_get::<Option<i64>, _>(i).map_err(&e)?.map(Millis))
+                };
                 Ok(CaseFacts {
-                    case_id: r.try_get("id").map_err(&e)?,
-                    hoster_id: r.try_get::<Option<i64>, _>("hoster_id").map_err(&e)?.unwrap_or_default(),
-                    category: r.try_get("category").map_err(&e)?,
-                    url: r.try_get("url").map_err(&e)?,
-                    opened_at: Millis(r.try_get("opened_at").map_err(&e)?),
-                    notified_at: Millis(r.try_get::<Option<i64>, _>("notified_at").map_err(&e)?.unwrap_or_default()),
-                    removed_at: opt_ms(r, "removed_at")?,
-                    reminded_at: opt_ms(r, "reminded_at")?,
-                    escalated_at: opt_ms(r, "escalated_at")?,
+                    case_id: r.try_get(0).map_err(&e)?,
+                    hoster_id: r.try_get::<Option<i64>, _>(1).map_err(&e)?.unwrap_or_default(),
+                    category: r.try_get(2).map_err(&e)?,
+                    url: r.try_get(3).map_err(&e)?,
+                    opened_at: Millis(r.try_get(4).map_err(&e)?),
+                    notified_at: opt(5)?.unwrap_or(Millis(0)),
+                    removed_at: opt(6)?,
+                    reminded_at: opt(7)?,
+                    escalated_at: opt(8)?,
                 })
             }
 
@@ -506,33 +514,38 @@ macro_rules! impl_monitor {
             impl MonitorStore for $store {
                 async fn summary(&self, period: &Period, now: Millis) -> Result<Summary> {
                     let mut conn = self.monitor_conn().await?;
-                    let rows = sqlx::query(SUMMARY_SQL)
+                    // A million rows at most: decoded as they stream in, by position (the
+                    // order of SUMMARY_SQL's columns), not held twice.
+                    let mut groups = Vec::new();
+                    // Planned for each call (`persistent(false)`): PostgreSQL's generic plan
+                    // of a cached statement guesses a few rows for any range and hashes a
+                    // million groups twice as slowly as the plan for the real bounds.
+                    let mut rows = sqlx::query(SUMMARY_SQL)
+                        .persistent(false)
                         .bind(period.from.0)
                         .bind(period.to.0)
                         .bind(now.0)
-                        .fetch_all(&mut *conn)
-                        .await
-                        .map_err(merr("case statistics"))?;
-                    let mut groups = Vec::with_capacity(rows.len());
-                    for r in &rows {
-                        let e = merr("case statistics");
+                        .fetch(&mut *conn);
+                    let e = merr("case statistics");
+                    while let Some(r) = rows.try_next().await.map_err(&e)? {
                         groups.push(CaseGroup {
-                            hoster_id: r.try_get("hoster_id").map_err(&e)?,
-                            category: r.try_get("category").map_err(&e)?,
-                            day: r.try_get("nday").map_err(&e)?,
-                            removed: r.try_get::<i64, _>("is_removed").map_err(&e)? != 0,
-                            minutes: r.try_get("n_minutes").map_err(&e)?,
-                            cases: u(r.try_get("n_cases").map_err(&e)?),
-                            reminded: u(r.try_get("n_reminded").map_err(&e)?),
-                            escalated: u(r.try_get("n_escalated").map_err(&e)?),
-                            escalated_online: u(r.try_get("n_escalated_online").map_err(&e)?),
-                            repeats: u(r.try_get("n_repeats").map_err(&e)?),
+                            hoster_id: r.try_get(0).map_err(&e)?,
+                            category: r.try_get(1).map_err(&e)?,
+                            day: r.try_get(2).map_err(&e)?,
+                            removed: r.try_get::<i64, _>(3).map_err(&e)? != 0,
+                            minutes: r.try_get(4).map_err(&e)?,
+                            cases: u(r.try_get(5).map_err(&e)?),
+                            reminded: u(r.try_get(6).map_err(&e)?),
+                            escalated: u(r.try_get(7).map_err(&e)?),
+                            escalated_online: u(r.try_get(8).map_err(&e)?),
+                            repeats: u(r.try_get(9).map_err(&e)?),
                         });
                     }
                     drop(rows);
                     sort_groups(&mut groups);
 
                     let rows = sqlx::query(NOTICES_SQL)
+                        .persistent(false)
                         .bind(period.from.0)
                         .bind(period.to.0)
                         .bind(now.0)
@@ -554,6 +567,7 @@ macro_rules! impl_monitor {
                     let participation = match (months.first(), months.last()) {
                         (Some(first), Some(last)) => {
                             let rows = sqlx::query(PARTICIPATION_SQL)
+                                .persistent(false)
                                 .bind(first.start().0)
                                 .bind(last.end().0)
                                 .fetch_all(&mut *conn)
@@ -618,6 +632,7 @@ macro_rules! impl_monitor {
                     }
                     sql.push_str(&format!(" ORDER BY c.notified_at DESC, c.id DESC LIMIT {}", q.limit));
                     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .persistent(false)
                         .bind(q.period.from.0)
                         .bind(q.period.to.0)
                         .bind(q.now.0);
@@ -627,8 +642,12 @@ macro_rules! impl_monitor {
                             Bind::Text(v) => query.bind(v),
                         };
                     }
-                    let rows = query.fetch_all(&self.pool).await.map_err(merr("cases"))?;
-                    rows.iter().map(fact_row).collect()
+                    let mut rows = query.fetch(&self.pool);
+                    let mut out = Vec::new();
+                    while let Some(r) = rows.try_next().await.map_err(merr("cases"))? {
+                        out.push(fact_row(&r)?);
+                    }
+                    Ok(out)
                 }
 
                 async fn overdue(&self, now: Millis, norm_ms: i64, limit: u32) -> Result<Vec<CaseFacts>> {

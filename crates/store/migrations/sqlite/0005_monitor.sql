@@ -2,9 +2,11 @@
 -- the rules and their proposals, listings, the list's history, hosters' explanations).
 
 -- The statistics read cases by the instant of their first notice, and look up whether a URL
--- was in an earlier notified case of the same hoster (a repeat).
+-- was in an earlier notified case of the same hoster (a repeat: an earlier notice, or the
+-- same instant and a lower id). With the id in it the lookup reads only the index; on
+-- PostgreSQL that halves the summary of a million cases (SQLite has the rowid anyway).
 CREATE INDEX cases_notified ON cases (notified_at) WHERE notified_at IS NOT NULL;
-CREATE INDEX cases_hoster_url ON cases (hoster_id, url, notified_at);
+CREATE INDEX cases_hoster_url ON cases (hoster_id, url, notified_at, id);
 
 -- A run of the rules over a window: proposed until an analyst approves or discards it.
 CREATE TABLE noncoop_runs (
