@@ -234,24 +234,23 @@ impl Summary {
 
     /// The figures of every hoster with a case, a notice or a participation row.
     pub fn per_hoster(&self, filter: &Filter) -> BTreeMap<i64, Figures> {
-        let mut hosters: BTreeSet<i64> =
-            self.groups_of(filter, None).map(|g| g.hoster_id).collect();
-        hosters.extend(self.notices.iter().map(|n| n.hoster_id));
-        hosters.extend(
-            self.participation
-                .iter()
-                .filter(|p| self.period.overlaps_month(p.month))
-                .map(|p| p.hoster_id),
-        );
-        hosters.retain(|&h| filter.hoster.is_none_or(|f| f == h));
-        hosters
-            .into_iter()
-            .map(|h| {
-                let mut acc = Acc::default();
-                self.fill(&mut acc, Some(h), filter, None);
-                (h, acc.finish())
-            })
-            .collect()
+        // One pass over the groups: a summary of years holds about as many groups as cases.
+        let takes = |h: i64| filter.hoster.is_none_or(|f| f == h);
+        let mut accs: BTreeMap<i64, Acc> = BTreeMap::new();
+        for g in self.groups_of(filter, None) {
+            accs.entry(g.hoster_id).or_default().add_group(g);
+        }
+        for n in self.notices.iter().filter(|n| takes(n.hoster_id)) {
+            accs.entry(n.hoster_id).or_default().notices += n.notices;
+        }
+        for p in self
+            .participation
+            .iter()
+            .filter(|p| takes(p.hoster_id) && self.period.overlaps_month(p.month))
+        {
+            accs.entry(p.hoster_id).or_default().add_participation(p);
+        }
+        accs.into_iter().map(|(h, a)| (h, a.finish())).collect()
     }
 
     /// The figures of every category with a case.
@@ -274,15 +273,30 @@ impl Summary {
 
     /// One entry per month of the period, each that month's figures (cut to the period).
     pub fn monthly(&self, filter: &Filter) -> Vec<(Month, Figures)> {
-        self.period
+        let takes = |h: i64| filter.hoster.is_none_or(|f| f == h);
+        let mut accs: BTreeMap<Month, Acc> = self
+            .period
             .months()
             .into_iter()
-            .map(|m| {
-                let mut acc = Acc::default();
-                self.fill(&mut acc, None, filter, Some(m));
-                (m, acc.finish())
-            })
-            .collect()
+            .map(|m| (m, Acc::default()))
+            .collect();
+        for g in self.groups_of(filter, None) {
+            if let Some(a) = accs.get_mut(&g.month()) {
+                a.add_group(g);
+            }
+        }
+        for n in self.notices.iter().filter(|n| takes(n.hoster_id)) {
+            let m = Month::of(Millis(n.day.saturating_mul(DAY_MS)));
+            if let Some(a) = accs.get_mut(&m) {
+                a.notices += n.notices;
+            }
+        }
+        for p in self.participation.iter().filter(|p| takes(p.hoster_id)) {
+            if let Some(a) = accs.get_mut(&p.month) {
+                a.add_participation(p);
+            }
+        }
+        accs.into_iter().map(|(m, a)| (m, a.finish())).collect()
     }
 
     /// Cases per [`Bucket`] of time to removal, every bucket listed, in chart order.
