@@ -234,12 +234,21 @@ impl Browser {
 
     /// Clicks the element found by css. A navigation it starts is waited for by chromedriver;
     /// look for something only the next page has, or an old element may still be found.
+    ///
+    /// An element found on the page a previous click was leaving goes stale before it can be
+    /// clicked; it is found again on the new page (at most a few times) rather than failing.
     pub async fn click(&self, css: &str) {
-        self.find(css)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("clicking {css:?}: {e}"));
+        let mut tries = 0;
+        loop {
+            match self.find(css).await.click().await {
+                Ok(()) => return,
+                Err(e) if tries < 5 && e.to_string().contains("stale element") => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("clicking {css:?}: {e}"),
+            }
+        }
     }
 
     /// Saves a PNG screenshot of the viewport to path (for debugging failed tests).
