@@ -342,6 +342,14 @@ impl Period {
     /// `2026-03-05 to 2026-04-11` (the last day *included*, as people read ranges), any other
     /// range as two RFC 3339 instants, `to` excluded: `2026-03-05T10:00:00Z to 2026-03-06T10:00:00Z`.
     pub fn label(&self) -> String {
+        self.short(" to ", |p| {
+            format!("{} to {}", p.from.rfc3339(), p.to.rfc3339())
+        })
+    }
+
+    /// The month, quarter and year forms, and a range of whole days as `{first}{sep}{last}`
+    /// (the last day included); any other range through `other`.
+    fn short(&self, sep: &str, other: impl Fn(&Self) -> String) -> String {
         match self.kind() {
             PeriodKind::Month(m) => m.to_string(),
             PeriodKind::Quarter(y, q) => format!("{y:04}-Q{q}"),
@@ -354,12 +362,12 @@ impl Period {
                         format!("{y:04}-{m:02}-{d:02}")
                     };
                     format!(
-                        "{} to {}",
+                        "{}{sep}{}",
                         day(self.from.0.div_euclid(MS_PER_DAY)),
                         day(self.to.0.div_euclid(MS_PER_DAY) - 1)
                     )
                 } else {
-                    format!("{} to {}", self.from.rfc3339(), self.to.rfc3339())
+                    other(self)
                 }
             }
         }
@@ -371,27 +379,7 @@ impl Period {
     /// whole days `2026-03-05..2026-04-11` (the last day included). Other ranges use epoch
     /// milliseconds: `1772668800000..1772755200000` (`to` excluded).
     pub fn slug(&self) -> String {
-        match self.kind() {
-            PeriodKind::Month(m) => m.to_string(),
-            PeriodKind::Quarter(y, q) => format!("{y:04}-Q{q}"),
-            PeriodKind::Year(y) => format!("{y:04}"),
-            PeriodKind::Custom => {
-                if self.from.0.rem_euclid(MS_PER_DAY) == 0 && self.to.0.rem_euclid(MS_PER_DAY) == 0
-                {
-                    let day = |d: i64| {
-                        let (y, m, d) = civil_from_days(d);
-                        format!("{y:04}-{m:02}-{d:02}")
-                    };
-                    format!(
-                        "{}..{}",
-                        day(self.from.0.div_euclid(MS_PER_DAY)),
-                        day(self.to.0.div_euclid(MS_PER_DAY) - 1)
-                    )
-                } else {
-                    format!("{}..{}", self.from.0, self.to.0)
-                }
-            }
-        }
+        self.short("..", |p| format!("{}..{}", p.from.0, p.to.0))
     }
 }
 

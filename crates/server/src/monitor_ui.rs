@@ -23,7 +23,7 @@ use crate::check::parse_json;
 use crate::error::ApiError;
 use crate::extract::{ApiBytes, ApiPath, ApiQuery};
 use crate::pages::{Analyst, Nav, api_error_page};
-use crate::portal::PortalHoster;
+use crate::portal::{PortalHoster, hoster_of_key};
 use crate::transparency::{self, Row, enc, fmt_share};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -370,23 +370,6 @@ pub(crate) async fn api_events(
             .list_events(q.hoster, q.limit.unwrap_or(100).clamp(1, 1000))
             .await?,
     ))
-}
-
-/// The register entry of a hoster key's organisation.
-async fn hoster_of_key(state: &AppState, auth: &Auth) -> Result<ntd::register::Hoster, ApiError> {
-    auth.require(Can::AnswerNotices)?;
-    let org = auth.principal.org_id;
-    state
-        .cases
-        .hosters()
-        .await?
-        .into_iter()
-        .find(|h| h.org_id == Some(org))
-        .ok_or_else(|| {
-            ApiError::forbidden(
-                "this key's organisation is not linked to an entry of the hosters register; ask the hotline",
-            )
-        })
 }
 
 pub(crate) async fn api_portal_listing(

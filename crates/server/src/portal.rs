@@ -147,7 +147,7 @@ impl FromRequestParts<AppState> for PortalHoster {
 }
 
 /// The register entry of a hoster key's organisation.
-async fn hoster_of_key(state: &AppState, auth: &Auth) -> Result<Hoster, ApiError> {
+pub(crate) async fn hoster_of_key(state: &AppState, auth: &Auth) -> Result<Hoster, ApiError> {
     auth.require(Can::AnswerNotices)?;
     let org = auth.principal.org_id;
     state

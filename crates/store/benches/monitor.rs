@@ -589,32 +589,8 @@ FROM ( \
 ) t \
 GROUP BY hoster_id, category, nday, removed, minutes";
 
-/// The store's case query (a copy of `SUMMARY_SQL` in `src/monitor.rs`), timed the same way.
-const EXISTS_SQL: &str = "\
-SELECT hoster_id, category, nday, CAST(removed AS BIGINT) AS is_removed, CAST(minutes AS BIGINT) AS n_minutes, \
-       CAST(COUNT(*) AS BIGINT) AS n_cases, CAST(SUM(reminded) AS BIGINT) AS n_reminded, \
-       CAST(SUM(escalated) AS BIGINT) AS n_escalated, \
-       CAST(SUM(escalated * (1 - removed)) AS BIGINT) AS n_escalated_online, \
-       CAST(SUM(repeated) AS BIGINT) AS n_repeats \
-FROM ( \
-  SELECT c.hoster_id, c.category, \
-         (c.notified_at - ((c.notified_at % 86400000) + 86400000) % 86400000) / 86400000 AS nday, \
-         CASE WHEN c.removed_at <= $3 THEN 1 ELSE 0 END AS removed, \
-         CASE WHEN c.removed_at <= $3 \
-              THEN ((CASE WHEN c.removed_at > c.notified_at THEN c.removed_at - c.notified_at ELSE 0 END) + 59999) / 60000 \
-              ELSE ($3 - c.notified_at) / 60000 END AS minutes, \
-         CASE WHEN c.reminded_at <= $3 THEN 1 ELSE 0 END AS reminded, \
-         CASE WHEN c.escalated_at <= $3 THEN 1 ELSE 0 END AS escalated, \
-         CASE WHEN EXISTS (SELECT 1 FROM cases p \
-                           WHERE p.hoster_id = c.hoster_id AND p.url = c.url \
-                             AND p.notified_at <= c.notified_at \
-                             AND (p.notified_at < c.notified_at OR p.id < c.id)) \
-              THEN 1 ELSE 0 END AS repeated \
-  FROM cases c \
-  WHERE c.notified_at IS NOT NULL AND c.hoster_id IS NOT NULL \
-    AND c.notified_at >= $1 AND c.notified_at < $2 AND c.notified_at <= $3 \
-) t \
-GROUP BY hoster_id, category, nday, removed, minutes";
+/// The store's case query, timed the same way.
+const EXISTS_SQL: &str = store::MONITOR_SUMMARY_SQL;
 
 /// Runs one of the two case queries (planned for its bounds, as the store does) and returns
 /// (rows, repeats).

@@ -865,3 +865,37 @@ macro_rules! impl_store {
 }
 
 pub(crate) use impl_store;
+
+/// Defines `queue_mails(conn, mails, now)` in a backend's scope (where `Conn` is its
+/// connection type): it queues e-mails in the caller's transaction, and a reference already
+/// queued is skipped, so a retried step never mails twice. The trust and monitor stores both
+/// queue through it; the mail sender lives with the trust store.
+macro_rules! define_queue_mails {
+    () => {
+        async fn queue_mails(
+            conn: &mut Conn,
+            mails: &[lists::trust::NewMail],
+            now: lists::Millis,
+        ) -> std::result::Result<(), sqlx::Error> {
+            for m in mails {
+                if m.to.is_empty() {
+                    continue;
+                }
+                sqlx::query(
+                    "INSERT INTO mail_outbox (created_at, ref, to_addrs, subject, body, json, next_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $1) ON CONFLICT (ref) DO NOTHING",
+                )
+                .bind(now.0)
+                .bind(&m.reference)
+                .bind(m.to.join(", "))
+                .bind(&m.subject)
+                .bind(&m.body)
+                .bind(m.json.as_deref())
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(())
+        }
+    };
+}
+pub(crate) use define_queue_mails;

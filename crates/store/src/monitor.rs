@@ -52,7 +52,8 @@ pub(crate) fn mjson_err(e: serde_json::Error) -> Error {
 /// a removal's minutes round up, a still-online case's round down; a repeat is a case whose
 /// URL was in an earlier notified case (by `notified_at`, then id) of the same hoster,
 /// found through `cases_hoster_url`.
-pub(crate) const SUMMARY_SQL: &str = "\
+#[doc(hidden)]
+pub const SUMMARY_SQL: &str = "\
 SELECT hoster_id, category, nday, \
        CAST(removed AS BIGINT) AS is_removed, \
        CAST(minutes AS BIGINT) AS n_minutes, \
@@ -319,29 +320,7 @@ macro_rules! impl_monitor {
                 Ok(())
             }
 
-            /// Queues e-mails in the caller's transaction, like the trust store does: a
-            /// reference already queued is skipped.
-            async fn queue_mails(conn: &mut Conn, mails: &[NewMail], now: Millis) -> Result<()> {
-                for m in mails {
-                    if m.to.is_empty() {
-                        continue;
-                    }
-                    sqlx::query(
-                        "INSERT INTO mail_outbox (created_at, ref, to_addrs, subject, body, json, next_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $1) ON CONFLICT (ref) DO NOTHING",
-                    )
-                    .bind(now.0)
-                    .bind(&m.reference)
-                    .bind(m.to.join(", "))
-                    .bind(&m.subject)
-                    .bind(&m.body)
-                    .bind(m.json.as_deref())
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(merr("mail"))?;
-                }
-                Ok(())
-            }
+            $crate::common::define_queue_mails!();
 
             /// Runs (one, or the latest `limit`) with their proposals.
             async fn load_runs(conn: &mut Conn, one: Option<i64>, limit: u32) -> Result<Vec<Run>> {
@@ -841,7 +820,9 @@ macro_rules! impl_monitor {
                                 }
                             }
                         }
-                        queue_mails(&mut tx, mails, now).await?;
+                        queue_mails(&mut tx, mails, now)
+                        .await
+                        .map_err(merr("mail"))?;
                     }
                     tx.commit().await.map_err(merr("transaction"))?;
                     load_run(&mut conn, id).await

@@ -212,27 +212,7 @@ macro_rules! impl_trust {
                 alert_row(&r)
             }
 
-            async fn insert_mails(conn: &mut Conn, mails: &[NewMail], now: Millis) -> Result<()> {
-                for m in mails {
-                    if m.to.is_empty() {
-                        continue;
-                    }
-                    sqlx::query(
-                        "INSERT INTO mail_outbox (created_at, ref, to_addrs, subject, body, json, next_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $1) ON CONFLICT (ref) DO NOTHING",
-                    )
-                    .bind(now.0)
-                    .bind(&m.reference)
-                    .bind(m.to.join(", "))
-                    .bind(&m.subject)
-                    .bind(&m.body)
-                    .bind(m.json.as_deref())
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db_err("mail"))?;
-                }
-                Ok(())
-            }
+            $crate::common::define_queue_mails!();
 
             #[async_trait]
             impl TrustStore for $store {
@@ -454,7 +434,9 @@ macro_rules! impl_trust {
                         .await
                         .map_err(db_err("retraction"))?;
                     }
-                    insert_mails(&mut tx, &change.mails, now).await?;
+                    queue_mails(&mut tx, &change.mails, now)
+                        .await
+                        .map_err(db_err("mail"))?;
                     if let Some(s) = seq {
                         Self::notify(&mut tx, s).await?;
                     }
@@ -625,7 +607,9 @@ macro_rules! impl_trust {
                     let mut tx = self.pool.begin().await.map_err(db_err("transaction"))?;
                     let now = self.clock.now();
                     let a = insert_alert(&mut tx, alert, now).await?;
-                    insert_mails(&mut tx, mails, now).await?;
+                    queue_mails(&mut tx, mails, now)
+                        .await
+                        .map_err(db_err("mail"))?;
                     tx.commit().await.map_err(db_err("transaction"))?;
                     Ok(a)
                 }
@@ -706,7 +690,9 @@ macro_rules! impl_trust {
                         m.insert("dispute_id".into(), id.into());
                     }
                     insert_alert(&mut tx, &alert, now).await?;
-                    insert_mails(&mut tx, mails, now).await?;
+                    queue_mails(&mut tx, mails, now)
+                        .await
+                        .map_err(db_err("mail"))?;
                     tx.commit().await.map_err(db_err("transaction"))?;
                     self.dispute(id).await
                 }
@@ -821,7 +807,9 @@ macro_rules! impl_trust {
 
                 async fn enqueue_mail(&self, mails: &[NewMail]) -> Result<()> {
                     let mut tx = self.pool.begin().await.map_err(db_err("transaction"))?;
-                    insert_mails(&mut tx, mails, self.clock.now()).await?;
+                    queue_mails(&mut tx, mails, self.clock.now())
+                        .await
+                        .map_err(db_err("mail"))?;
                     tx.commit().await.map_err(db_err("transaction"))
                 }
 
