@@ -16,10 +16,13 @@
 //! reason. "Removed" makes a re-check due at once; the case closes only when the re-check
 //! finds the material offline ([`ntd::takedown`]).
 //!
-//! The session cookie (`schoon_portal`) is `h{id}.{expiry}.{HMAC}` under a key derived from
-//! the shared portal secret: stateless like the analysts' session, `HttpOnly`,
+//! The session cookie (`schoon_portal`) is `h{id}.{via}.{expiry}.{HMAC}` under a key derived
+//! from the shared portal secret: stateless like the analysts' session, `HttpOnly`,
 //! `SameSite=Lax` (so that following the link from a mail client keeps it), and every POST
-//! must come from this site.
+//! must come from this site. `via` is `link` for a session started from a notice's link, or
+//! `k{key id}` for one started by signing in; such a session is checked against its key on
+//! every request, so revoking the key, or unlinking its organisation from the register entry,
+//! ends the session too (within the key cache's few seconds), as it does for the API.
 
 use crate::AppState;
 use crate::auth::Auth;
@@ -55,10 +58,37 @@ pub fn routes() -> Router<AppState> {
         .route("/portal/cases/{id}", post(respond_form))
 }
 
-fn session_mac(secret: &str, hoster_id: i64, expires: i64) -> HmacSha256 {
+/// How a portal session was started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Via {
+    /// From the signed link in a notice.
+    Link,
+    /// By signing in with this API key (its id).
+    Key(String),
+}
+
+impl Via {
+    fn encode(&self) -> String {
+        match self {
+            Via::Link => "link".to_string(),
+            Via::Key(id) => format!("k{id}"),
+        }
+    }
+
+    fn decode(s: &str) -> Option<Via> {
+        if s == "link" {
+            return Some(Via::Link);
+        }
+        let id = s.strip_prefix('k')?;
+        (!id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .then(|| Via::Key(id.to_string()))
+    }
+}
+
+fn session_mac(secret: &str, hoster_id: i64, via: &Via, expires: i64) -> HmacSha256 {
     let mut mac = HmacSha256::new_from_slice(format!("portal-session:{secret}").as_bytes())
         .expect("HMAC takes any key length");
-    mac.update(format!("h{hoster_id}.{expires}").as_bytes());
+    mac.update(format!("h{hoster_id}.{}.{expires}", via.encode()).as_bytes());
     mac
 }
 
@@ -73,11 +103,15 @@ fn cookie_value(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-async fn session_cookie(state: &AppState, hoster_id: i64) -> Result<HeaderValue, ApiError> {
+async fn session_cookie(
+    state: &AppState,
+    hoster_id: i64,
+    via: &Via,
+) -> Result<HeaderValue, ApiError> {
     let secret = state.notices.secret("portal").await?;
     let expires = state.clock.now().0 + SESSION_MS;
     let mac = hex::encode(
-        session_mac(&secret, hoster_id, expires)
+        session_mac(&secret, hoster_id, via, expires)
             .finalize()
             .into_bytes(),
     );
@@ -87,7 +121,8 @@ async fn session_cookie(state: &AppState, hoster_id: i64) -> Result<HeaderValue,
         ""
     };
     HeaderValue::from_str(&format!(
-        "{COOKIE}=h{hoster_id}.{expires}.{mac}; Path=/portal; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        "{COOKIE}=h{hoster_id}.{}.{expires}.{mac}; Path=/portal; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        via.encode(),
         SESSION_MS / 1000
     ))
     .map_err(|_| ApiError::internal("cannot build the session cookie"))
@@ -106,12 +141,14 @@ impl FromRequestParts<AppState> for PortalHoster {
             return Err(to_login());
         };
         let mut it = value.split('.');
-        let (Some(h), Some(exp), Some(mac), None) = (it.next(), it.next(), it.next(), it.next())
+        let (Some(h), Some(via), Some(exp), Some(mac), None) =
+            (it.next(), it.next(), it.next(), it.next(), it.next())
         else {
             return Err(to_login());
         };
-        let (Some(id), Ok(expires)) = (
+        let (Some(id), Some(via), Ok(expires)) = (
             h.strip_prefix('h').and_then(|s| s.parse::<i64>().ok()),
+            Via::decode(via),
             exp.parse::<i64>(),
         ) else {
             return Err(to_login());
@@ -125,7 +162,7 @@ impl FromRequestParts<AppState> for PortalHoster {
             .await
             .map_err(|e| ApiError::from(e).into_response())?;
         let got = hex::decode(mac).unwrap_or_default();
-        if session_mac(&secret, id, expires)
+        if session_mac(&secret, id, &via, expires)
             .verify_slice(&got)
             .is_err()
         {
@@ -138,11 +175,33 @@ impl FromRequestParts<AppState> for PortalHoster {
                 "This form was posted from another site.",
             ));
         }
-        match state.cases.hoster(id).await {
-            Ok(Some(h)) => Ok(PortalHoster(h)),
-            Ok(None) => Err(to_login()),
-            Err(e) => Err(ApiError::from(e).into_response()),
+        let h = match state.cases.hoster(id).await {
+            Ok(Some(h)) => h,
+            Ok(None) => return Err(to_login()),
+            Err(e) => return Err(ApiError::from(e).into_response()),
+        };
+        if let Via::Key(key_id) = &via {
+            // The key must still be live and its organisation still linked to this entry.
+            let key = state
+                .keys
+                .get(state.store.as_ref(), key_id)
+                .await
+                .map_err(IntoResponse::into_response)?;
+            let live = key.is_some_and(|k| {
+                k.revoked_at.is_none()
+                    && h.org_id == Some(k.org_id)
+                    && lists::Principal {
+                        key_id: k.id.clone(),
+                        org_id: k.org_id,
+                        role: k.role,
+                    }
+                    .can(Can::AnswerNotices)
+            });
+            if !live {
+                return Err(to_login());
+            }
         }
+        Ok(PortalHoster(h))
     }
 }
 
@@ -291,11 +350,11 @@ async fn login(
         Ok(h) => h,
         Err(e) => return fail(&e.message),
     };
-    signed_in(&state, h.id).await
+    signed_in(&state, h.id, &Via::Key(key.id)).await
 }
 
-async fn signed_in(state: &AppState, hoster_id: i64) -> Response {
-    match session_cookie(state, hoster_id).await {
+async fn signed_in(state: &AppState, hoster_id: i64, via: &Via) -> Response {
+    match session_cookie(state, hoster_id, via).await {
         Ok(cookie) => {
             let mut res = Redirect::to("/portal").into_response();
             res.headers_mut().insert(header::SET_COOKIE, cookie);
@@ -313,7 +372,7 @@ async fn follow_link(State(state): State<AppState>, Path(token): Path<String>) -
     match ntd::notice::verify_portal_token(secret.as_bytes(), &token, state.clock.now()) {
         Ok(hoster_id) => {
             tracing::info!(hoster_id, "hoster followed a notice link into the portal");
-            signed_in(&state, hoster_id).await
+            signed_in(&state, hoster_id, &Via::Link).await
         }
         Err(e) => crate::pages::error_page(
             StatusCode::FORBIDDEN,

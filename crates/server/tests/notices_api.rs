@@ -731,7 +731,7 @@ async fn portal_pages_links_sessions_and_forms() {
     assert_eq!(a.header(header::LOCATION), "/portal");
     let set = a.header(header::SET_COOKIE).to_string();
     assert!(
-        set.starts_with(&format!("schoon_portal=h{}.{}.", s.a, now + 12 * HOUR)),
+        set.starts_with(&format!("schoon_portal=h{}.link.{}.", s.a, now + 12 * HOUR)),
         "{set}"
     );
     for part in ["; Path=/portal", "; HttpOnly", "; SameSite=Lax"] {
@@ -901,15 +901,23 @@ async fn portal_pages_links_sessions_and_forms() {
     );
     assert_eq!(w.said(s.a, s.a2).await, None);
 
-    // Forged cookies: B's id with A's MAC, with a made-up MAC, with a later expiry; and
-    // expired ones. All go back to the sign-in page.
+    // Forged cookies: B's id with A's MAC, with a made-up MAC, with a later expiry, as a
+    // key session with the link's MAC, in the old three-part form; and expired ones. All go
+    // back to the sign-in page.
     let value = cookie.strip_prefix("schoon_portal=").unwrap();
     let parts: Vec<&str> = value.split('.').collect();
-    assert_eq!(parts.len(), 3, "{value}");
+    assert_eq!(parts.len(), 4, "{value}");
+    let (via, exp, mac) = (parts[1], parts[2], parts[3]);
     let forged = [
-        format!("schoon_portal=h{}.{}.{}", s.b, parts[1], parts[2]),
-        format!("schoon_portal=h{}.{}.{}", s.b, parts[1], "0".repeat(64)),
-        format!("schoon_portal=h{}.{}.{}", s.a, now + 48 * HOUR, parts[2]),
+        format!("schoon_portal=h{}.{via}.{exp}.{mac}", s.b),
+        format!("schoon_portal=h{}.{via}.{exp}.{}", s.b, "0".repeat(64)),
+        format!("schoon_portal=h{}.{via}.{}.{mac}", s.a, now + 48 * HOUR),
+        format!(
+            "schoon_portal=h{}.k{}.{exp}.{mac}",
+            s.a,
+            w.key_id("hoster_a")
+        ),
+        format!("schoon_portal=h{}.{exp}.{mac}", s.a),
         "schoon_portal=nonsense".to_string(),
         format!("schoon_portal={value}.extra"),
     ];
@@ -958,7 +966,11 @@ async fn portal_pages_links_sessions_and_forms() {
     assert_eq!(a.header(header::LOCATION), "/portal");
     let cookie_b = cookie_of(&a);
     assert!(
-        cookie_b.starts_with(&format!("schoon_portal=h{}.", s.b)),
+        cookie_b.starts_with(&format!(
+            "schoon_portal=h{}.k{}.",
+            s.b,
+            w.key_id("hoster_b")
+        )),
         "{cookie_b}"
     );
     let a = w
@@ -1006,6 +1018,27 @@ async fn portal_pages_links_sessions_and_forms() {
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     assert!(a.body.contains("posted from another site"), "{}", a.body);
     assert!(a.headers.get(header::SET_COOKIE).is_none());
+
+    // A session from a key ends with the key: revoked through the API, B's cookie no longer
+    // opens the portal, while A's session from the link goes on.
+    let (status, _) = w
+        .api(
+            Some("admin"),
+            Method::DELETE,
+            &format!("/v1/keys/{}", w.key_id("hoster_b")),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let a = w
+        .page(Method::GET, "/portal", Some(&cookie_b), None, &[])
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(a.header(header::LOCATION), "/portal/login");
+    let a = w
+        .page(Method::GET, "/portal", Some(&cookie), None, &[])
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
 
     // Signing out clears the cookie (same-site only).
     let a = w
