@@ -606,6 +606,18 @@ pub async fn monitor(db_url: &str, store: &dyn lists::Store) -> Result<()> {
                     r#"{"matches":[]}"#.into()
                 },
             });
+            // The scanning hosters quarantine what matches, and the scanner says so.
+            if scanner && m % 3 == 0 {
+                records.push(lists::AuditRecord {
+                    at: Millis(at.0 + 3_600_000),
+                    key_id: format!("demo-{}", h.id),
+                    org_id: org.id,
+                    action: "own_removal".into(),
+                    count: 1 + rng.below(3) as i64,
+                    matches: 0,
+                    detail: r#"{"client":"scanner"}"#.into(),
+                });
+            }
         }
         store.append_audit(&records).await?;
     }

@@ -327,6 +327,8 @@ fn add(t: &mut Summary, s: Summary) {
     t.requests += s.requests;
     t.matched += s.matched;
     t.quarantined += s.quarantined;
+    t.removals_reported += s.removals_reported;
+    t.removals_unreported = t.removals_unreported.max(s.removals_unreported);
     for (k, v) in s.rejected {
         *t.rejected.entry(k).or_default() += v;
     }
@@ -393,6 +395,18 @@ fn print_summary(t: &Summary, matched_rows: u64, args: &ScanArgs) {
         );
     } else {
         eprintln!("schoon: no matches");
+    }
+    if t.removals_reported > 0 {
+        eprintln!(
+            "schoon: told the service that {} quarantined files were removed on your own initiative (a count only; the hotline's monitor shows it)",
+            t.removals_reported
+        );
+    }
+    if t.removals_unreported > 0 {
+        eprintln!(
+            "schoon: could not tell the service about {} quarantined files; the next run will",
+            t.removals_unreported
+        );
     }
     if t.interrupted {
         eprintln!("schoon: interrupted; run the same command again to go on");

@@ -154,18 +154,69 @@ impl Service {
 
     /// The index sequence the service answers with now.
     fn index_seq(&self) -> i64 {
+        self.get_json("/v1/check", &self.key)["index_seq"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// A GET answered with JSON (the services answers without chunking).
+    fn get_json(&self, path: &str, key: &str) -> Value {
         let mut s = TcpStream::connect(&self.addr).unwrap();
         write!(
             s,
-            "GET /v1/check HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
-            self.key
+            "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n",
         )
         .unwrap();
         let mut raw = String::new();
         s.read_to_string(&mut raw).unwrap();
         let body = raw.split_once("\r\n\r\n").unwrap().1;
-        let v: Value = serde_json::from_str(body).unwrap();
-        v["index_seq"].as_i64().unwrap()
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {raw}"))
+    }
+
+    /// A new admin key (for the audit log).
+    fn admin_key(&self) -> String {
+        ok(&schoon(&[
+            "keys",
+            "create",
+            "--db",
+            &self.db,
+            "--org",
+            "Operator",
+            "--role",
+            "admin",
+            "--create-org",
+            "operator",
+        ]))
+        .trim()
+        .to_string()
+    }
+
+    /// The own-initiative removals in the audit log, as (count, client), waiting a little for
+    /// the batched audit writer.
+    fn own_removals(&self, admin: &str) -> Vec<(i64, String)> {
+        let mut last = Vec::new();
+        for _ in 0..50 {
+            let v = self.get_json("/v1/audit?limit=1000", admin);
+            last = v
+                .as_array()
+                .unwrap_or_else(|| panic!("{v}"))
+                .iter()
+                .filter(|r| r["action"] == "own_removal")
+                .map(|r| {
+                    let detail: Value =
+                        serde_json::from_str(r["detail"].as_str().unwrap_or("{}")).unwrap();
+                    (
+                        r["count"].as_i64().unwrap(),
+                        detail["client"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect();
+            if !last.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        last
     }
 
     /// Adds rows to the list (through the CLI, as a list manager would) and waits until the
@@ -558,11 +609,27 @@ fn quarantine_moves_matches_away_with_their_record() {
                 .starts_with(q.to_str().unwrap())
         );
     }
-    // The tree is clean now.
+    // The service was told that four files were removed on the hoster's own initiative:
+    // one record, a count, from the scanner.
+    assert!(
+        run.stderr
+            .contains("told the service that 4 quarantined files were removed"),
+        "{}",
+        run.stderr
+    );
+    let admin = svc.admin_key();
+    assert_eq!(svc.own_removals(&admin), vec![(4, "scanner".to_string())]);
+    // The tree is clean now, and nothing is reported twice.
     let again = scan(&svc, &state, &[], &[root.to_str().unwrap()]);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(again.matches.is_empty());
     assert!(again.stderr.contains("no matches"));
+    assert!(
+        !again.stderr.contains("told the service"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(svc.own_removals(&admin), vec![(4, "scanner".to_string())]);
 }
 
 /// A tree big enough that a scan on one thread takes seconds.

@@ -136,6 +136,16 @@ pub struct Info {
 }
 
 #[derive(Serialize)]
+struct RemovalsBody {
+    removed: u64,
+}
+
+#[derive(Deserialize)]
+struct RemovalsAnswer {
+    recorded: u64,
+}
+
+#[derive(Serialize)]
 struct CheckBody<'a> {
     hashes: &'a [Query],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -161,6 +171,7 @@ const ATTEMPTS: u32 = 6;
 pub struct Client {
     http: reqwest::Client,
     check_url: Url,
+    removals_url: Url,
     key: String,
 }
 
@@ -190,6 +201,9 @@ impl Client {
             url.set_path(&p);
         }
         let check_url = url.join("v1/check").map_err(|e| bad(e.to_string()))?;
+        let removals_url = url
+            .join("v1/check/removals")
+            .map_err(|e| bad(e.to_string()))?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("schoon-scan/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
@@ -199,6 +213,7 @@ impl Client {
         Ok(Client {
             http,
             check_url,
+            removals_url,
             key: key.trim().to_string(),
         })
     }
@@ -210,7 +225,8 @@ impl Client {
 
     /// Reads the service facts; also proves the key works.
     pub async fn info(&self) -> Result<Info, Error> {
-        self.send(|| self.http.get(self.check_url.clone())).await
+        self.send(&self.check_url, || self.http.get(self.check_url.clone()))
+            .await
     }
 
     /// Checks a batch of at most [`Info::max_batch`] hashes. `max_distance` is the PDQ radius
@@ -226,7 +242,7 @@ impl Client {
         })
         .expect("plain data serialises");
         let answer: Answer = self
-            .send(|| {
+            .send(&self.check_url, || {
                 self.http
                     .post(self.check_url.clone())
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -246,11 +262,27 @@ impl Client {
         Ok(answer)
     }
 
+    /// Tells the service that `removed` matched files were taken offline on the hoster's own
+    /// initiative (moved to quarantine). Only the count is sent. Returns the count recorded.
+    pub async fn report_removals(&self, removed: u64) -> Result<u64, Error> {
+        let body = serde_json::to_vec(&RemovalsBody { removed }).expect("plain data serialises");
+        let answer: RemovalsAnswer = self
+            .send(&self.removals_url, || {
+                self.http
+                    .post(self.removals_url.clone())
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone())
+            })
+            .await?;
+        Ok(answer.recorded)
+    }
+
     async fn send<T: serde::de::DeserializeOwned>(
         &self,
+        url: &Url,
         request: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<T, Error> {
-        let url = self.check_url.to_string();
+        let url = url.to_string();
         let mut attempt = 0;
         // Waits asked for by a rate limit are not failures; they are bounded on their own.
         let mut rate_waits = 0u32;

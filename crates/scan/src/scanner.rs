@@ -112,6 +112,11 @@ pub struct Summary {
     pub matched: u64,
     /// Files moved to quarantine in this run.
     pub quarantined: u64,
+    /// Quarantined files reported to the service as removed on the hoster's own initiative
+    /// (this run's, and any an earlier run could not report).
+    pub removals_reported: u64,
+    /// Quarantined files whose report failed this time (the next run sends them).
+    pub removals_unreported: u64,
     /// Files without a PDQ hash, by reason.
     pub rejected: BTreeMap<&'static str, u64>,
     /// Files the state database knew that are gone.
@@ -265,9 +270,12 @@ impl Scanner {
                     r.quarantined = Some(crate::quarantine::move_file(r, source, &dir).await?);
                     sum.quarantined += 1;
                 }
-                self.state.save(&records).await?;
+                self.state
+                    .save_moved(&records, records.len() as u64)
+                    .await?;
             }
         }
+        self.report_removals(&mut sum).await?;
 
         for r in self.state.rejected(&id).await? {
             if let Some(x) = r.rejected {
@@ -278,6 +286,27 @@ impl Scanner {
         sum.interrupted = stop.load(Ordering::Relaxed);
         sum.elapsed = started.elapsed();
         Ok(sum)
+    }
+
+    /// Sends the count of quarantined files the service has not recorded yet (from this run
+    /// or an earlier one whose report failed). A failure is logged and left for the next run:
+    /// the files are out of the served tree either way.
+    async fn report_removals(&self, sum: &mut Summary) -> Result<(), Error> {
+        let n = self.state.unreported_removals().await?;
+        if n == 0 {
+            return Ok(());
+        }
+        match self.client.report_removals(n).await {
+            Ok(_) => {
+                self.state.mark_removals_reported().await?;
+                sum.removals_reported = n;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, removed = n, "could not report the quarantined files to the service; the next run will try again");
+                sum.removals_unreported = n;
+            }
+        }
+        Ok(())
     }
 
     fn unchanged(&self, k: &Known, e: &Entry, want_pdq: u8) -> bool {
@@ -538,6 +567,7 @@ impl Scanner {
                 }
             }
         }
+        let mut moved = 0;
         for p in &mut batch {
             p.record.context = Some(self.context.clone());
             p.record.checked_seq = Some(seq);
@@ -549,10 +579,11 @@ impl Scanner {
                 let to = crate::quarantine::move_file(&p.record, source, &dir).await?;
                 p.record.quarantined = Some(to);
                 sum.quarantined += 1;
+                moved += 1;
             }
         }
         let records: Vec<Record> = batch.into_iter().map(|p| p.record).collect();
-        self.state.save(&records).await?;
+        self.state.save_moved(&records, moved).await?;
         Ok(())
     }
 }

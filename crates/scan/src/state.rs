@@ -305,10 +305,24 @@ impl State {
 
     /// Writes (inserts or replaces) records, all in one transaction.
     pub async fn save(&self, records: &[Record]) -> Result<(), Error> {
+        self.save_moved(records, 0).await
+    }
+
+    /// Writes records like [`State::save`], and in the same transaction counts `moved` of them
+    /// as newly quarantined, for [`State::unreported_removals`].
+    pub async fn save_moved(&self, records: &[Record], moved: u64) -> Result<(), Error> {
         if records.is_empty() {
             return Ok(());
         }
         let mut tx = self.pool.begin().await.map_err(self.err())?;
+        if moved > 0 {
+            sqlx::query("INSERT INTO own_removals (at, count) VALUES ($1, $2)")
+                .bind(now_ms())
+                .bind(i64::try_from(moved).unwrap_or(i64::MAX))
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err())?;
+        }
         for r in records {
             let h = r.hashes.as_ref();
             let pdq: Option<Vec<u8>> = h.filter(|h| !h.pdq.is_empty()).map(|h| h.pdq.concat());
@@ -344,6 +358,26 @@ impl State {
             .map_err(self.err())?;
         }
         tx.commit().await.map_err(self.err())
+    }
+
+    /// Quarantined files not yet reported to the service.
+    pub async fn unreported_removals(&self) -> Result<u64, Error> {
+        let n: Option<i64> =
+            sqlx::query_scalar("SELECT SUM(count) FROM own_removals WHERE reported_at IS NULL")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(self.err())?;
+        Ok(n.unwrap_or(0).max(0) as u64)
+    }
+
+    /// Marks every unreported removal as reported.
+    pub async fn mark_removals_reported(&self) -> Result<(), Error> {
+        sqlx::query("UPDATE own_removals SET reported_at = $1 WHERE reported_at IS NULL")
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await
+            .map_err(self.err())?;
+        Ok(())
     }
 
     /// Forgets files that are gone.
@@ -523,5 +557,30 @@ mod tests {
         // Reopening keeps everything (the schema is migrated once).
         let st = State::open(&dir.path().join("s.db")).await.unwrap();
         assert_eq!(st.count().await.unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn removals_are_counted_with_their_records_until_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = State::open(&dir.path().join("s.db")).await.unwrap();
+        assert_eq!(st.unreported_removals().await.unwrap(), 0);
+        let mut a = record("/srv/a.jpg", 8, true);
+        a.quarantined = Some("/q/a.jpg".into());
+        st.save_moved(&[a.clone()], 1).await.unwrap();
+        // Nothing to save counts nothing; a plain save counts nothing.
+        st.save_moved(&[], 5).await.unwrap();
+        st.save(&[record("/srv/b.jpg", 8, true)]).await.unwrap();
+        let mut c = record("/srv/c.jpg", 8, true);
+        c.quarantined = Some("/q/c.jpg".into());
+        st.save_moved(&[c], 1).await.unwrap();
+        assert_eq!(st.unreported_removals().await.unwrap(), 2);
+        // Still there after a restart (a failed report is sent by the next run).
+        st.close().await;
+        let st = State::open(&dir.path().join("s.db")).await.unwrap();
+        assert_eq!(st.unreported_removals().await.unwrap(), 2);
+        st.mark_removals_reported().await.unwrap();
+        assert_eq!(st.unreported_removals().await.unwrap(), 0);
+        st.save_moved(&[a], 1).await.unwrap();
+        assert_eq!(st.unreported_removals().await.unwrap(), 1);
     }
 }

@@ -201,6 +201,61 @@ fn from_scanner(headers: &HeaderMap) -> bool {
         .is_some_and(|ua| ua.starts_with("schoon-scan/"))
 }
 
+/// The most removals one `POST /v1/check/removals` may report.
+const MAX_REMOVALS: u64 = 100_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RemovalsRequest {
+    /// Matched items the caller took offline on its own initiative.
+    removed: u64,
+}
+
+/// The answer to `POST /v1/check/removals`.
+#[derive(Serialize)]
+pub(crate) struct RemovalsResponse {
+    recorded: u64,
+}
+
+/// `POST /v1/check/removals`: a hoster says it took `removed` matched items offline on its own
+/// initiative (the scanner does after `--quarantine`). Only the count is kept, as an audit
+/// record (`own_removal`); the monitor shows it per hoster and month beside the checks and
+/// matches, as the hoster's own report. It names no hash and no file.
+pub(crate) async fn removals(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    ApiBytes(body): ApiBytes,
+) -> Result<Json<RemovalsResponse>, ApiError> {
+    auth.require(Action::Check)?;
+    let req: RemovalsRequest = parse_json(&headers, &body)?;
+    if req.removed == 0 || req.removed > MAX_REMOVALS {
+        return Err(ApiError::bad(
+            Code::InvalidRequest,
+            format!(
+                "`removed` is {}; report between 1 and {MAX_REMOVALS} removals per request",
+                req.removed
+            ),
+        ));
+    }
+    let mut detail = serde_json::json!({});
+    if from_scanner(&headers) {
+        detail["client"] = "scanner".into();
+    }
+    state
+        .record_audit(
+            &auth,
+            "own_removal",
+            i64::try_from(req.removed).unwrap_or(i64::MAX),
+            0,
+            detail,
+        )
+        .await;
+    Ok(Json(RemovalsResponse {
+        recorded: req.removed,
+    }))
+}
+
 /// `POST /v1/check`.
 pub(crate) async fn check(
     State(state): State<AppState>,

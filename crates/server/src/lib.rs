@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `POST /v1/check` | every role | a batch of hashes (any mix of md5, sha1, sha256, pdq) → per hash: matched lists, category, version, distance |
 //! | `POST /v1/check/image` | every role | image bytes, hashed in memory and discarded → the same answer for its four hashes |
+//! | `POST /v1/check/removals` | every role | a count of matched items removed on the caller's own initiative (for the monitor) |
 //! | `GET/POST /v1/lists`, `GET /v1/lists/{id}`, `.../versions` | admin, analyst, list_manager (own) | list metadata |
 //! | `POST /v1/lists/{id}/import`, `GET .../export`, `GET .../history` | admin, list_manager (own) | entries in and out |
 //! | `GET /v1/categories` | admin, analyst, list_manager | the list categories |
@@ -294,6 +295,7 @@ pub fn router(state: AppState) -> Router {
     let import_limit = state.config.max_import_bytes;
     let v1 = Router::new()
         .route("/check", get(check::info).post(check::check))
+        .route("/check/removals", post(check::removals))
         .route(
             "/check/image",
             post(check::check_image).layer(DefaultBodyLimit::max(image_limit)),

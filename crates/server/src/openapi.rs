@@ -16,6 +16,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/check"),
     ("post", "/v1/check"),
     ("post", "/v1/check/image"),
+    ("post", "/v1/check/removals"),
     ("get", "/v1/lists"),
     ("post", "/v1/lists"),
     ("get", "/v1/lists/{id}"),
@@ -1403,6 +1404,7 @@ pub fn document() -> &'static Value {
             "security": [{"bearer": []}],
             "paths": {
                 "/v1/check": {"get": op("What a check client should know: the index's change sequence, batch and distance limits, this key's rate", "every role", None, json_ok("Service facts", r("CheckInfo"))), "post": op("Check a batch of hashes", "every role", Some(json_body("CheckRequest")), json_ok("One result per hash, in order", r("CheckResponse")))},
+                "/v1/check/removals": {"post": op("Report matched items removed on your own initiative (a count only; the monitor shows it per hoster and month)", "every role", Some(json_body("RemovalsRequest")), json_ok("Recorded", r("RemovalsResponse")))},
                 "/v1/check/image": {"post": op("Check an image: hashed in memory, never stored", "every role", Some(json!({"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}, "image/*": {"schema": {"type": "string", "format": "binary"}}}})), json_ok("The image's hashes and its matches", r("ImageResponse")))},
                 "/v1/lists": {
                     "get": op("Lists this key may see", "admin, analyst, list_manager (own organisation)", None, json_ok("Lists", json!({"type": "array", "items": r("List")}))),
@@ -1448,6 +1450,9 @@ pub fn document() -> &'static Value {
                         "list_version": {"type": "integer", "description": "the list version the match was made against"},
                         "distance": {"type": "integer", "description": "PDQ Hamming distance; 0 for digests"},
                         "hash_type": r("HashType")}},
+                    "RemovalsRequest": {"type": "object", "additionalProperties": false, "required": ["removed"], "properties": {
+                        "removed": {"type": "integer", "minimum": 1, "maximum": 100000, "description": "Matched items taken offline without a notice"}}},
+                    "RemovalsResponse": {"type": "object", "required": ["recorded"], "properties": {"recorded": {"type": "integer"}}},
                     "CheckInfo": {"type": "object", "required": ["index_seq", "max_batch", "default_distance", "max_distance", "rate_per_sec"], "properties": {
                         "index_seq": {"type": "integer", "format": "int64", "description": "Grows whenever any list changes; an answer stored with it stays valid while it is unchanged"},
                         "max_batch": {"type": "integer"},

@@ -280,6 +280,12 @@ async fn role_matrix_covers_every_endpoint() {
             all_ok,
         ),
         (Method::GET, "/v1/check".into(), None, all_ok),
+        (
+            Method::POST,
+            "/v1/check/removals".into(),
+            Some(json!({"removed": 2})),
+            all_ok,
+        ),
         (Method::GET, "/v1/lists".into(), None, [ok, ok, ok, ok, no]),
         (Method::GET, format!("/v1/lists/{l}"), None, readers),
         (
@@ -542,6 +548,30 @@ async fn check_answers_without_revealing_entries() {
     let text = v.to_string();
     assert!(!text.contains(BRIDGE_PDQ), "the listed hash leaked: {text}");
     assert!(!text.contains("bridge"), "the reference leaked: {text}");
+
+    // POST /v1/check/removals: a count of own-initiative removals, nothing else.
+    let (s, v) = w
+        .json(
+            "hoster",
+            Method::POST,
+            "/v1/check/removals",
+            json!({"removed": 3}),
+        )
+        .await;
+    assert_eq!((s, v), (StatusCode::OK, json!({"recorded": 3})));
+    for (body, code) in [
+        (json!({"removed": 0}), "invalid_request"),
+        (json!({"removed": 100_001}), "invalid_request"),
+        (json!({"removed": -1}), "malformed_json"),
+        (json!({"removed": 1, "hashes": []}), "malformed_json"),
+        (json!({}), "malformed_json"),
+    ] {
+        let (s, v) = w
+            .json("hoster", Method::POST, "/v1/check/removals", body.clone())
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}: {v}");
+        assert_eq!(v["error"]["code"], code, "{body}: {v}");
+    }
 
     // A smaller radius per request.
     let (_, v) = w

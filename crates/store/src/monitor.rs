@@ -93,17 +93,20 @@ FROM ( \
 ) t \
 GROUP BY hoster_id, nday";
 
-/// Hash checks per organisation and UTC day in `[$1, $2)`. The server marks requests from
+/// Hash checks and own-initiative removals (`POST /v1/check/removals`, audited as
+/// `own_removal`) per organisation and UTC day in `[$1, $2)`. The server marks requests from
 /// the scanner with `"client":"scanner"` in the audit detail.
 pub(crate) const PARTICIPATION_SQL: &str = "\
 SELECT org_id, nday, CAST(SUM(n) AS BIGINT) AS checks, CAST(SUM(m) AS BIGINT) AS matches, \
-       CAST(MAX(scanner) AS BIGINT) AS scanner \
+       CAST(SUM(r) AS BIGINT) AS removed, CAST(MAX(scanner) AS BIGINT) AS scanner \
 FROM ( \
   SELECT org_id, (at - ((at % 86400000) + 86400000) % 86400000) / 86400000 AS nday, \
-         count AS n, matches AS m, \
+         CASE WHEN action = 'own_removal' THEN 0 ELSE count END AS n, \
+         CASE WHEN action = 'own_removal' THEN 0 ELSE matches END AS m, \
+         CASE WHEN action = 'own_removal' THEN count ELSE 0 END AS r, \
          CASE WHEN detail LIKE '%\"client\":\"scanner\"%' THEN 1 ELSE 0 END AS scanner \
   FROM audit_log \
-  WHERE action IN ('check', 'check_image') AND at >= $1 AND at < $2 \
+  WHERE action IN ('check', 'check_image', 'own_removal') AND at >= $1 AND at < $2 \
 ) t \
 GROUP BY org_id, nday";
 
@@ -144,8 +147,8 @@ pub(crate) fn sort_notices(notices: &mut [NoticeCount]) {
     notices.sort_by_key(|n| (n.hoster_id, n.day));
 }
 
-/// Per organisation and day: checks, matches, scanner.
-pub(crate) type DayUse = (i64, i64, u64, u64, bool);
+/// Per organisation and day: checks, matches, own-initiative removals, scanner.
+pub(crate) type DayUse = (i64, i64, u64, u64, u64, bool);
 
 /// Folds the per-day hash-check use of organisations into each linked hoster's months.
 /// An organisation linked to no hoster is skipped; one linked to several counts for each.
@@ -154,7 +157,7 @@ pub(crate) fn fold_participation(
     hosters_of: &HashMap<i64, Vec<i64>>,
 ) -> Vec<Participation> {
     let mut out: BTreeMap<(i64, Month), Participation> = BTreeMap::new();
-    for &(org, day, checks, matches, scanner) in days {
+    for &(org, day, checks, matches, removed, scanner) in days {
         let Some(hosters) = hosters_of.get(&org) else {
             continue;
         };
@@ -170,6 +173,7 @@ pub(crate) fn fold_participation(
             });
             p.checks = p.checks.saturating_add(checks);
             p.matches = p.matches.saturating_add(matches);
+            p.removed_own_initiative = p.removed_own_initiative.saturating_add(removed);
             p.scanner |= scanner;
         }
     }
@@ -560,6 +564,7 @@ macro_rules! impl_monitor {
                                     r.try_get::<i64, _>("nday").map_err(&e)?,
                                     u(r.try_get::<Option<i64>, _>("checks").map_err(&e)?.unwrap_or(0)),
                                     u(r.try_get::<Option<i64>, _>("matches").map_err(&e)?.unwrap_or(0)),
+                                    u(r.try_get::<Option<i64>, _>("removed").map_err(&e)?.unwrap_or(0)),
                                     r.try_get::<Option<i64>, _>("scanner").map_err(&e)?.unwrap_or(0) != 0,
                                 ));
                             }

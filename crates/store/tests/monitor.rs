@@ -349,7 +349,8 @@ async fn summary_equivalence(e: Env) {
         ))
         .await;
 
-    // Hash checks: org 7 is Alpha, org 8 Gamma, org 9 nobody. Imports do not count.
+    // Hash checks: org 7 is Alpha, org 8 Gamma, org 9 nobody. Imports do not count; an
+    // own-initiative removal counts as removed, not as checks or matches.
     let mut parts: BTreeMap<(i64, Month), Participation> = BTreeMap::new();
     let mut values = Vec::new();
     for i in 0..60i64 {
@@ -358,6 +359,7 @@ async fn summary_equivalence(e: Env) {
         let action = match i % 7 {
             0 => "import",
             1 => "check_image",
+            2 => "own_removal",
             _ => "check",
         };
         let count = 1 + rng.below(500);
@@ -388,8 +390,12 @@ async fn summary_equivalence(e: Env) {
             removed_own_initiative: 0,
             scanner: false,
         });
-        p.checks += count as u64;
-        p.matches += matches as u64;
+        if action == "own_removal" {
+            p.removed_own_initiative += count as u64;
+        } else {
+            p.checks += count as u64;
+            p.matches += matches as u64;
+        }
         p.scanner |= scanner;
     }
     e.raw
@@ -442,6 +448,11 @@ async fn summary_equivalence(e: Env) {
             assert!(g.iter().any(|g| g.escalated_online > 0));
             assert!(!want.notices.is_empty() && !want.participation.is_empty());
             assert!(want.participation.iter().any(|p| p.scanner));
+            assert!(
+                want.participation
+                    .iter()
+                    .any(|p| p.removed_own_initiative > 0)
+            );
         }
     }
 }
