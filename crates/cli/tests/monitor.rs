@@ -33,7 +33,7 @@ use ntd::dns::Resolution;
 use ntd::notice::NoticeKind;
 use ntd::register::HosterFields;
 use ntd::takedown::{Channel, CheckRecord, NewNotice, Policy, SendOutcome};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, TcpStream};
@@ -322,6 +322,44 @@ async fn seed(db: &str, hosters: &[&SeedHoster]) -> Vec<Seeded> {
         }
         let c = cases.case(case_id).await.unwrap().unwrap();
         assert_eq!(c.hoster_id, Some(hoster_id));
+    }
+
+    // Proactive participation: Quickhost's organisation checks with the scanner (500 hashes,
+    // 2 matches) and reports 2 own-initiative removals; an organisation linked to no hoster
+    // checks too, and counts for nobody.
+    if let Some(i) = hosters.iter().position(|h| h.name == QUICKHOST.name) {
+        let lists = &stores.lists;
+        let org = lists
+            .create_org("Quickhost", lists::OrgKind::Hoster)
+            .await
+            .unwrap();
+        let stray = lists
+            .create_org("Unlinked", lists::OrgKind::Hoster)
+            .await
+            .unwrap();
+        let h = cases.hoster(seeded[i].id).await.unwrap().unwrap();
+        let mut fields = h.fields.clone();
+        fields.org_id = Some(org.id);
+        cases.update_hoster(h.id, &fields, "seed").await.unwrap();
+        let record = |org_id: i64, action: &str, count: i64, matches: i64| lists::AuditRecord {
+            at: Millis(now - HOUR),
+            key_id: format!("seed-{org_id}"),
+            org_id,
+            action: action.into(),
+            count,
+            matches,
+            detail: r#"{"client":"scanner"}"#.into(),
+        };
+        lists
+            .append_audit(&[
+                record(org.id, "check", 300, 1),
+                record(org.id, "check_image", 200, 1),
+                record(org.id, "own_removal", 2, 0),
+                record(stray.id, "check", 1_000, 5),
+                record(stray.id, "own_removal", 5, 0),
+            ])
+            .await
+            .unwrap();
     }
     seeded
 }
@@ -801,7 +839,7 @@ const SECTOR_KEYS: [&str; 8] = [
     "escalations",
     "hosters",
 ];
-const HOSTER_KEYS: [&str; 8] = [
+const HOSTER_KEYS: [&str; 9] = [
     "urls",
     "notices",
     "share_within_24h",
@@ -810,6 +848,7 @@ const HOSTER_KEYS: [&str; 8] = [
     "still_online",
     "escalations",
     "checks",
+    "removed_own_initiative",
 ];
 
 /// A figure: a number, or none (`null`, an empty cell or attribute).
@@ -1168,6 +1207,25 @@ async fn public_page_downloads_and_report_agree() {
     assert_eq!(by_id(mid)["median_censored"], false);
     assert_eq!(by_id(mid)["p90_censored"], true);
     assert_eq!(by_id(slow)["median_censored"], true);
+    // Participation: Quickhost's checks and own removals; the unlinked organisation's count
+    // for nobody.
+    let qh = by_id(quick);
+    assert_eq!(
+        (
+            &qh["checks"],
+            &qh["matches"],
+            &qh["removed_own_initiative"],
+            &qh["uses_scanner"]
+        ),
+        (&json!(500), &json!(2), &json!(2), &json!(true)),
+        "{qh}"
+    );
+    for other in [slow, mid] {
+        assert_eq!(by_id(other)["checks"], 0);
+        assert_eq!(by_id(other)["removed_own_initiative"], 0);
+    }
+    assert_eq!(json["sector"]["checks"], 500);
+    assert_eq!(json["sector"]["removed_own_initiative"], 2);
     let in_bars: u64 = json["histogram"]
         .as_array()
         .unwrap()

@@ -326,7 +326,7 @@ impl Row {
 }
 
 /// The columns the hoster table sorts by.
-const SORTS: [(&str, &str); 9] = [
+const SORTS: [(&str, &str); 10] = [
     ("hoster", "Hoster"),
     ("urls", "URLs"),
     ("notices", "Notices"),
@@ -336,6 +336,7 @@ const SORTS: [(&str, &str); 9] = [
     ("online", "Still online"),
     ("escalations", "Escalated"),
     ("checks", "Hash checks"),
+    ("own", "Own removals"),
 ];
 
 fn sort_rows(rows: &mut [Row], by: &str, desc: bool) {
@@ -349,6 +350,7 @@ fn sort_rows(rows: &mut [Row], by: &str, desc: bool) {
             "online" => r.f.still_online as f64,
             "escalations" => r.f.escalations as f64,
             "checks" => r.f.checks as f64,
+            "own" => r.f.removed_own_initiative as f64,
             _ => 0.0,
         }
     };
