@@ -19,7 +19,8 @@ removal (Kaplan-Meier: URLs still online count as censored, '>=' marks a lower b
 Examples:
   schoon monitor figures --period 2026-Q3
   schoon monitor figures --period 2026-01-01..2026-06-30 --json > h1.json
-  schoon monitor rules --min-share 60      # who would be proposed, without saving a run")]
+  schoon monitor rules --min-share 60      # who would be proposed, without saving a run
+  schoon monitor rules --save              # a proposal for the analysts (e.g. monthly, from a timer)")]
 pub struct MonitorArgs {
     #[command(flatten)]
     db: DbArgs,
@@ -39,8 +40,8 @@ enum MonitorCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Apply the non-cooperation rules now and print what a run would propose (nothing is
-    /// saved; analysts run and approve at /ui/monitor/list).
+    /// Apply the non-cooperation rules now and print what a run would propose (saved for
+    /// the analysts' approval with --save; otherwise nothing is saved).
     Rules {
         /// The window: the days up to now.
         #[arg(long, default_value_t = 90, value_name = "DAYS")]
@@ -54,6 +55,11 @@ enum MonitorCommand {
         /// Leave out the rule on URLs still online after escalation.
         #[arg(long)]
         ignore_escalations: bool,
+        /// Save the proposal as a run that waits for an analyst's approval at
+        /// /ui/monitor/list (nobody is listed or mailed until then). For a monthly timer or
+        /// cron job; nothing is saved while an earlier run still waits for a decision.
+        #[arg(long)]
+        save: bool,
     },
 }
 
@@ -156,6 +162,7 @@ pub async fn run(args: MonitorArgs) -> Result<()> {
             min_urls,
             min_share,
             ignore_escalations,
+            save,
         } => {
             let rules = Rules {
                 window_days,
@@ -187,10 +194,42 @@ pub async fn run(args: MonitorArgs) -> Result<()> {
                     listed.len()
                 )?;
             }
-            for p in proposals {
+            for p in &proposals {
                 writeln!(out, "\n{} {}", p.action.as_str(), name(&p.hoster_id))?;
                 for why in &p.reasons {
                     writeln!(out, "  - {why}")?;
+                }
+            }
+            if save {
+                let waiting = stores
+                    .monitor
+                    .runs(100)
+                    .await?
+                    .into_iter()
+                    .find(|r| r.status == monitor::store::RunStatus::Proposed);
+                if let Some(r) = waiting {
+                    writeln!(
+                        out,
+                        "\nNot saved: run {} of {} still waits for a decision at /ui/monitor/list.",
+                        r.id,
+                        r.at.rfc3339()
+                    )?;
+                } else {
+                    let run = stores
+                        .monitor
+                        .save_run(&monitor::store::NewRun {
+                            at: now,
+                            by: "schoon monitor rules --save".into(),
+                            window,
+                            rules,
+                            proposals,
+                        })
+                        .await?;
+                    writeln!(
+                        out,
+                        "\nSaved as run {}: an analyst approves or discards it at /ui/monitor/list.",
+                        run.id
+                    )?;
                 }
             }
         }

@@ -1074,6 +1074,48 @@ fn check_figures(what: &str, f: &Value, exact_share: Fig, e: &Expect) {
     );
 }
 
+/// `schoon monitor rules --save` (for a monthly timer): a proposal waits for the analysts,
+/// and a second one is not saved while the first waits.
+#[tokio::test(flavor = "multi_thread")]
+async fn rules_from_a_timer_wait_for_the_analysts() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("s.db").display());
+    let seeded = seed(&db, &ALL).await;
+    let run = |extra: &[&str]| {
+        let mut args = vec!["monitor", "--db", db.as_str(), "rules"];
+        args.extend_from_slice(extra);
+        common::ok(common::schoon(&args))
+    };
+    // Without --save: a dry run.
+    let dry = run(&[]);
+    assert!(dry.contains("\nlist Slowhost B.V."), "{dry}");
+    assert!(!dry.contains("Saved as run"), "{dry}");
+    let stores = store::open_stores(&db, Arc::new(lists::SystemClock) as Arc<dyn Clock>)
+        .await
+        .unwrap();
+    assert!(stores.monitor.runs(10).await.unwrap().is_empty());
+
+    let first = run(&["--save"]);
+    assert!(first.contains("\nlist Slowhost B.V."), "{first}");
+    assert!(first.contains("Saved as run"), "{first}");
+    let runs = stores.monitor.runs(10).await.unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let r = &runs[0];
+    assert_eq!(r.status, monitor::store::RunStatus::Proposed);
+    assert_eq!(r.by, "schoon monitor rules --save");
+    let proposed: Vec<i64> = r.proposals.iter().map(|p| p.proposal.hoster_id).collect();
+    assert_eq!(proposed, vec![seeded[0].id], "only Slowhost");
+    // Nobody is listed until an analyst approves.
+    assert!(stores.monitor.listings(true).await.unwrap().is_empty());
+
+    let second = run(&["--save"]);
+    assert!(
+        second.contains(&format!("Not saved: run {} of", r.id)),
+        "{second}"
+    );
+    assert_eq!(stores.monitor.runs(10).await.unwrap().len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn public_page_downloads_and_report_agree() {
     let started = Instant::now();
