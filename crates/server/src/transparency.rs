@@ -715,24 +715,37 @@ pub(crate) struct DataQuery {
     period: Option<String>,
 }
 
+/// A download of a period's figures: `ext` names the file, `inline` or `attachment` says
+/// whether a browser shows it, and `body` renders the figures.
+async fn download<B: IntoResponse>(
+    state: &AppState,
+    q: &DataQuery,
+    ext: &str,
+    content_type: &str,
+    disposition: &str,
+    body: impl FnOnce(Published) -> B,
+) -> Result<Response, ApiError> {
+    let period = parse_period(q.period.as_deref(), state.clock.now())?;
+    let p = published(state, &period).await?;
+    let name = format!("schoon-transparency-{}.{ext}", p.period.replace("..", "_"));
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("{disposition}; filename=\"{name}\""),
+            ),
+        ],
+        body(p),
+    )
+        .into_response())
+}
+
 async fn data_json(
     State(state): State<AppState>,
     Query(q): Query<DataQuery>,
 ) -> Result<Response, ApiError> {
-    let period = parse_period(q.period.as_deref(), state.clock.now())?;
-    let p = published(&state, &period).await?;
-    let name = format!("schoon-transparency-{}.json", p.period.replace("..", "_"));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/json".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("inline; filename=\"{name}\""),
-            ),
-        ],
-        axum::Json(p),
-    )
-        .into_response())
+    download(&state, &q, "json", "application/json", "inline", axum::Json).await
 }
 
 /// The CSV columns after `scope,hoster_id,hoster,listed`.
@@ -818,20 +831,15 @@ async fn data_csv(
     State(state): State<AppState>,
     Query(q): Query<DataQuery>,
 ) -> Result<Response, ApiError> {
-    let period = parse_period(q.period.as_deref(), state.clock.now())?;
-    let p = published(&state, &period).await?;
-    let name = format!("schoon-transparency-{}.csv", p.period.replace("..", "_"));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        to_csv(&p),
+    download(
+        &state,
+        &q,
+        "csv",
+        "text/csv; charset=utf-8",
+        "attachment",
+        |p| to_csv(&p),
     )
-        .into_response())
+    .await
 }
 
 #[cfg(test)]
